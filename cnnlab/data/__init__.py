@@ -1,0 +1,60 @@
+"""cnnlab.data: image datasets as arrays, transforms, and device-resident batching.
+
+See ``docs/data.md``. Every public name is listed here.
+"""
+
+from cnnlab.data._idx import parse_idx as parse_idx
+from cnnlab.data._idx import read_idx as read_idx
+from cnnlab.data.batching import REMAINDERS as REMAINDERS
+from cnnlab.data.batching import epoch_indices as epoch_indices
+from cnnlab.data.batching import iterate_batches as iterate_batches
+from cnnlab.data.batching import num_batches as num_batches
+from cnnlab.data.batching import take as take
+from cnnlab.data.batching import to_device as to_device
+from cnnlab.data.dataset import DataUnavailableError as DataUnavailableError
+from cnnlab.data.dataset import Dataset as Dataset
+from cnnlab.data.sources import OFFLINE_ANNOUNCEMENT as OFFLINE_ANNOUNCEMENT
+from cnnlab.data.sources import SOURCES as SOURCES
+from cnnlab.data.sources import load as load
+from cnnlab.data.streaming import open_source as open_source
+from cnnlab.data.streaming import stream_batches as stream_batches
+from cnnlab.data.transforms import channel_stats as channel_stats
+from cnnlab.data.transforms import flip_horizontal as flip_horizontal
+from cnnlab.data.transforms import one_hot as one_hot
+from cnnlab.data.transforms import random_flip as random_flip
+from cnnlab.data.transforms import random_translate as random_translate
+from cnnlab.data.transforms import salt_and_pepper as salt_and_pepper
+from cnnlab.data.transforms import select_classes as select_classes
+from cnnlab.data.transforms import standardize as standardize
+from cnnlab.data.transforms import to_float as to_float
+from cnnlab.data.transforms import train_val_split as train_val_split
+from cnnlab.data.transforms import translate as translate
+
+__all__ = [
+    "DataUnavailableError",
+    "Dataset",
+    "OFFLINE_ANNOUNCEMENT",
+    "REMAINDERS",
+    "SOURCES",
+    "channel_stats",
+    "epoch_indices",
+    "flip_horizontal",
+    "iterate_batches",
+    "load",
+    "num_batches",
+    "one_hot",
+    "open_source",
+    "parse_idx",
+    "random_flip",
+    "random_translate",
+    "read_idx",
+    "salt_and_pepper",
+    "select_classes",
+    "standardize",
+    "stream_batches",
+    "take",
+    "to_device",
+    "to_float",
+    "train_val_split",
+    "translate",
+]

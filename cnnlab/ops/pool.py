@@ -1,0 +1,162 @@
+"""Max and average pooling from scratch, 1-D and 2-D.
+
+One private windowed reducer serves all four public ops. Pooling over a
+rectangular window is separable (the max over a KH x KW window is the max over
+KH rows of the max over KW columns, likewise for sums), so the reducer works one
+spatial axis at a time. When the window tiles its axis (window == stride), an
+axis is reduced by a reshape, which is what makes the classic 2x2/2 pooling
+cheap forwards and backwards; otherwise it combines `window` strided views.
+
+Padding: max pooling pads with -inf, so a padded pixel never wins (never 0: a
+0 would beat an all-negative window). Average pooling with "SAME" divides by the
+number of real pixels under the window (Keras, TensorFlow); with explicit padding
+it pads zeros and divides by the full window size (PyTorch's default
+`count_include_pad=True`).
+"""
+
+import jax.numpy as jnp
+import numpy as np
+from jax import lax
+
+from cnnlab.ops._util import Pads, check_array, explicit_pads, ntuple, window_padding
+
+__all__ = ["max_pool1d", "max_pool2d", "avg_pool1d", "avg_pool2d"]
+
+
+def _reduce_axis(x, axis: int, k: int, s: int, out: int, kind: str):
+    """Reduce windows of `k` with stride `s` along `axis` (already padded) -> `out` long."""
+    if k == 1 and s == 1:
+        return x
+    if k == s:
+        # The window tiles the axis: drop the VALID remainder, fold the window into its own axis.
+        x = lax.slice_in_dim(x, 0, out * s, axis=axis)
+        x = x.reshape(x.shape[:axis] + (out, s) + x.shape[axis + 1 :])
+        return x.max(axis=axis + 1) if kind == "max" else x.sum(axis=axis + 1)
+    combine = jnp.maximum if kind == "max" else jnp.add
+    acc = None
+    for i in range(k):
+        view = lax.slice_in_dim(x, i, i + (out - 1) * s + 1, stride=s, axis=axis)
+        acc = view if acc is None else combine(acc, view)
+    return acc
+
+
+def _pool2d(op, x, window, stride, padding, kind):
+    """Shared body of the 2-D pools (and, through a height-1 image, the 1-D ones)."""
+    window = ntuple(op, "window", window, 2)
+    stride = window if stride is None else ntuple(op, "stride", stride, 2)
+    pads = window_padding(op, padding, x.shape[1:3], window, stride)
+    same = isinstance(padding, str) and padding.upper() == "SAME"
+    fill = -jnp.inf if kind == "max" else 0
+    xp = jnp.pad(x, ((0, 0), *pads, (0, 0)), constant_values=jnp.array(fill, x.dtype))
+    outs = [(n + lo + hi - k) // s + 1 for n, k, s, (lo, hi) in zip(x.shape[1:3], window, stride, pads)]
+    y = _reduce_axis(xp, 2, window[1], stride[1], outs[1], kind)
+    y = _reduce_axis(y, 1, window[0], stride[0], outs[0], kind)
+    if kind == "max":
+        return y
+    if same:
+        counts = _window_counts(x.shape[1:3], window, stride, pads, outs)
+        return y / jnp.asarray(counts, x.dtype)
+    return y / jnp.array(window[0] * window[1], x.dtype)
+
+
+def _window_counts(size, window, stride, pads: Pads, outs) -> np.ndarray:
+    """How many real (unpadded) pixels each output window covers: `(OH, OW, 1)`, static."""
+    per_axis = []
+    for n, k, s, (lo, _), o in zip(size, window, stride, pads, outs):
+        start = np.arange(o) * s - lo
+        per_axis.append(np.minimum(start + k, n) - np.maximum(start, 0))
+    return (per_axis[0][:, None] * per_axis[1][None, :])[:, :, None].astype(np.float32)
+
+
+def max_pool2d(x, window, *, stride=None, padding="VALID"):
+    """2-D max pooling.
+
+    Args:
+      x: `(N, H, W, C)` floats.
+      window: int or `(wh, ww)`.
+      stride: int or pair; defaults to `window` (non-overlapping windows).
+      padding: `"VALID"`, `"SAME"` (Keras/TF: output `ceil(H / stride)`, padded with -inf,
+        extra pixel bottom/right), an int, `(ph, pw)` or `((top, bottom), (left, right))`
+        (-inf padding, as PyTorch).
+
+    Returns:
+      `(N, OH, OW, C)`. Where several pixels tie for the max, the gradient is shared
+      equally among them (any such split is a valid subgradient; lax/PyTorch give it
+      all to one pixel).
+
+    Example:
+      >>> max_pool2d(jnp.ones((8, 28, 28, 32)), 2).shape
+      (8, 14, 14, 32)
+    """
+    op = "max_pool2d"
+    x = check_array(op, "x", x, 4, "(N, H, W, C)")
+    return _pool2d(op, x, window, stride, padding, "max")
+
+
+def avg_pool2d(x, window, *, stride=None, padding="VALID"):
+    """2-D average pooling.
+
+    Args:
+      x: `(N, H, W, C)` floats.
+      window: int or `(wh, ww)`.
+      stride: int or pair; defaults to `window`.
+      padding: `"VALID"`; `"SAME"`, where each mean is over the real pixels only, padding
+        excluded (Keras/TF); or explicit int/pairs, where the zeros count (PyTorch's
+        `count_include_pad=True`).
+
+    Returns:
+      `(N, OH, OW, C)`.
+
+    Example:
+      >>> x = jnp.array([[1., 2.], [3., 4.]]).reshape(1, 2, 2, 1)
+      >>> avg_pool2d(x, 2, stride=1, padding="SAME")[0, :, :, 0]
+      Array([[2.5, 3. ],
+             [3.5, 4. ]], dtype=float32)
+    """
+    op = "avg_pool2d"
+    x = check_array(op, "x", x, 4, "(N, H, W, C)")
+    return _pool2d(op, x, window, stride, padding, "avg")
+
+
+def _pool1d(op, x, window, stride, padding, kind):
+    x = check_array(op, "x", x, 3, "(N, L, C)")
+    (window,) = ntuple(op, "window", window, 1)
+    stride = window if stride is None else ntuple(op, "stride", stride, 1)[0]
+    if not isinstance(padding, str):
+        padding = ((0, 0),) + explicit_pads(op, padding, 1)
+    return _pool2d(op, x[:, None], (1, window), (1, stride), padding, kind)[:, 0]
+
+
+def max_pool1d(x, window, *, stride=None, padding="VALID"):
+    """1-D max pooling over the length axis.
+
+    Args:
+      x: `(N, L, C)` floats.
+      window: int.
+      stride: int; defaults to `window`.
+      padding: `"VALID"`, `"SAME"`, an int, or `(left, right)` (-inf padding).
+
+    Returns:
+      `(N, OL, C)`.
+
+    Example:
+      >>> x = jnp.array([1., 3., 2., 5., 4., 0.]).reshape(1, 6, 1)
+      >>> max_pool1d(x, 2, stride=2)[0, :, 0]
+      Array([3., 5., 4.], dtype=float32)
+    """
+    return _pool1d("max_pool1d", x, window, stride, padding, "max")
+
+
+def avg_pool1d(x, window, *, stride=None, padding="VALID"):
+    """1-D average pooling over the length axis; padding as in `avg_pool2d`.
+
+    Args:
+      x: `(N, L, C)` floats.
+      window: int.
+      stride: int; defaults to `window`.
+      padding: `"VALID"`, `"SAME"` (padding excluded from the mean), an int or `(left, right)`.
+
+    Returns:
+      `(N, OL, C)`.
+    """
+    return _pool1d("avg_pool1d", x, window, stride, padding, "avg")

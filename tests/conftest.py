@@ -1,0 +1,35 @@
+"""Shared test configuration: strict JAX numerics, Keras on JAX, hypothesis profiles."""
+
+import os
+
+# Keras must pick its backend before it is first imported anywhere in the session.
+os.environ.setdefault("KERAS_BACKEND", "jax")
+
+import jax
+import pytest
+from hypothesis import HealthCheck, settings
+
+# Rank promotion (silent broadcasting of (3,) against (2, 3)) is an error in our tests,
+# so an op that broadcasts by accident fails here, not in a user's model.
+jax.config.update("jax_numpy_rank_promotion", "raise")
+# Oracles compare float32 against float32: pin full precision so that accelerators that
+# default to TF32 matmuls (recent NVIDIA GPUs) do not blur the comparison.
+jax.config.update("jax_default_matmul_precision", "highest")
+
+settings.register_profile(
+    "default",
+    max_examples=25,
+    deadline=None,  # every new shape compiles; compile time is not what we test
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
+    derandomize=True,  # CI runs the same examples every time
+    print_blob=True,
+)
+settings.register_profile("thorough", parent=settings.get_profile("default"), max_examples=300, derandomize=False)
+settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "default"))
+
+
+@pytest.fixture(autouse=True)
+def _strict_dtype_promotion():
+    """Implicit dtype promotion (int32 + float32, float32 + bfloat16) raises inside each test."""
+    with jax.numpy_dtype_promotion("strict"):
+        yield
