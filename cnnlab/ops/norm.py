@@ -8,7 +8,7 @@ __all__ = ["batch_norm"]
 
 def _stat_dtype(dtype):
     """Statistics are computed in at least float32, as flax does, even for bfloat16 inputs."""
-    return jnp.promote_types(dtype, jnp.float32)
+    return jnp.dtype(jnp.float32) if jnp.finfo(dtype).bits < 32 else jnp.dtype(dtype)
 
 
 def batch_norm(x, gamma, beta, mean, var, *, training, momentum=0.99, epsilon=1e-3, axis=-1):
@@ -70,8 +70,15 @@ def batch_norm(x, gamma, beta, mean, var, *, training, momentum=0.99, epsilon=1e
     xs = x.astype(sdt)
     if training:
         red = tuple(i for i in range(x.ndim) if i != axis)
-        batch_mean = jnp.mean(xs, axis=red)
-        centred = xs - batch_mean.reshape(bshape)
+        # Shifted data: subtract one sample per channel first (exact for nearby floats,
+        # Sterbenz), so a channel with mean 1e4 and std 1e-2 sums small numbers, not large
+        # ones whose float32 rounding (ulp 1e-3 at 1e4) would swamp the std. The shift
+        # cancels in every output, hence stop_gradient.
+        shift = lax.stop_gradient(jnp.moveaxis(xs, axis, -1).reshape(-1, c)[0])
+        shifted = xs - shift.reshape(bshape)
+        shifted_mean = jnp.mean(shifted, axis=red)
+        batch_mean = shift + shifted_mean
+        centred = shifted - shifted_mean.reshape(bshape)
         batch_var = jnp.maximum(jnp.mean(lax.square(centred), axis=red), 0)
         new_mean = (momentum * mean.astype(sdt) + (1 - momentum) * batch_mean).astype(mean.dtype)
         new_var = (momentum * var.astype(sdt) + (1 - momentum) * batch_var).astype(var.dtype)

@@ -46,6 +46,12 @@ def _pool2d(op, x, window, stride, padding, kind):
     stride = window if stride is None else ntuple(op, "stride", stride, 2)
     pads = window_padding(op, padding, x.shape[1:3], window, stride)
     same = isinstance(padding, str) and padding.upper() == "SAME"
+    for k, (lo, hi) in zip(window, pads):
+        if max(lo, hi) >= k:
+            raise ValueError(
+                f"{op}: padding {padding!r} must be smaller than the window {window} on every side, "
+                f"or some windows would hold nothing but padding"
+            )
     fill = -jnp.inf if kind == "max" else 0
     xp = jnp.pad(x, ((0, 0), *pads, (0, 0)), constant_values=jnp.array(fill, x.dtype))
     outs = [(n + lo + hi - k) // s + 1 for n, k, s, (lo, hi) in zip(x.shape[1:3], window, stride, pads)]
@@ -60,12 +66,12 @@ def _pool2d(op, x, window, stride, padding, kind):
 
 
 def _window_counts(size, window, stride, pads: Pads, outs) -> np.ndarray:
-    """How many real (unpadded) pixels each output window covers: `(OH, OW, 1)`, static."""
+    """How many real (unpadded) pixels each output window covers: `(1, OH, OW, 1)`, static."""
     per_axis = []
     for n, k, s, (lo, _), o in zip(size, window, stride, pads, outs):
         start = np.arange(o) * s - lo
         per_axis.append(np.minimum(start + k, n) - np.maximum(start, 0))
-    return (per_axis[0][:, None] * per_axis[1][None, :])[:, :, None].astype(np.float32)
+    return (per_axis[0][:, None] * per_axis[1][None, :])[None, :, :, None].astype(np.float32)
 
 
 def max_pool2d(x, window, *, stride=None, padding="VALID"):
