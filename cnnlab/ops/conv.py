@@ -1,15 +1,16 @@
 """Convolutions from scratch: conv1d, conv2d and the transposed conv2d.
 
 One private helper, `_conv_valid`, computes a stride/dilation convolution of an
-already padded NHWC input as a single matrix product over gathered patches
-(im2col). The public ops resolve padding and derive from it:
+already padded NHWC input as a single matrix product (see its docstring for the two
+layouts it chooses between). The public ops resolve padding and derive from it:
 
 * `conv2d` pads, then calls it;
 * `conv1d` is `conv2d` on a height-1 image;
-* `conv2d_transpose` is the adjoint of `conv2d`: it dilates its input by the
-  stride (inserting `stride - 1` zeros between pixels), pads by
+* `conv2d_transpose` is the adjoint of `conv2d`. In the textbook form it dilates its
+  input by the stride (inserting `stride - 1` zeros between pixels), pads by
   `dilation * (k - 1) - padding`, and convolves with the spatially flipped,
-  channel-swapped kernel (Dumoulin & Visin, arXiv:1603.07285, relationship 14).
+  channel-swapped kernel (Dumoulin & Visin, arXiv:1603.07285, relationship 14);
+  `_conv_transpose` computes the same sum in scatter form, without the zeros.
 """
 
 import jax.numpy as jnp
@@ -35,22 +36,50 @@ def _effective(k: int, d: int) -> int:
 
 
 def _conv_valid(xp, kernel, stride, dilation):
-    """VALID conv of padded `xp` (N, Hp, Wp, C) with `kernel` (KH, KW, C, O) -> (N, OH, OW, O)."""
+    """VALID conv of padded `xp` (N, Hp, Wp, C) with `kernel` (KH, KW, C, O) -> (N, OH, OW, O).
+
+    Two ways to turn the convolution into one matrix product, chosen per shape by the
+    bytes each materialises (XLA on CPU runs the product near peak; what costs is
+    memory traffic, so the cheaper layout wins):
+
+    * im2col: gather the KH*KW shifted views of the input side by side on the channel
+      axis, `(N, OH, OW, KH*KW*C)`, and multiply by the kernel as `(KH*KW*C, O)`.
+      Best when C is small (a first layer on grey images: C = 1).
+    * row-gather, column-scatter ("hybrid"): gather only the KW column taps,
+      `(N, Hp, OW, KW*C)`, multiply by the kernel arranged `(KW*C, KH*O)`, then add the
+      KH row taps as shifted row slices of the product. It moves KW + KH channel blocks
+      per pixel instead of KH*KW, which wins once C is more than a few.
+
+    Both are plain jnp (slice, concatenate, reshape, matmul), so JAX differentiates them
+    to any order, forward or reverse, and the transposes XLA derives stay cheap.
+    """
     kh, kw, c, o = kernel.shape
+    n, hp, wp, _ = xp.shape
     (sh, sw), (dh, dw) = stride, dilation
-    oh = (xp.shape[1] - _effective(kh, dh)) // sh + 1
-    ow = (xp.shape[2] - _effective(kw, dw)) // sw + 1
-    if kh == kw == 1 and sh == sw == 1:
-        return jnp.einsum("nhwc,co->nhwo", xp, kernel[0, 0])
-    # im2col: the KH*KW shifted (strided) views of the input, side by side on the channel
-    # axis, so the whole convolution is one (N*OH*OW, KH*KW*C) x (KH*KW*C, O) product.
-    cols = [
-        xp[:, i * dh : i * dh + (oh - 1) * sh + 1 : sh, j * dw : j * dw + (ow - 1) * sw + 1 : sw, :]
-        for i in range(kh)
-        for j in range(kw)
-    ]
-    patches = jnp.concatenate(cols, axis=-1)
-    return jnp.einsum("nhwk,ko->nhwo", patches, kernel.reshape(kh * kw * c, o))
+    oh = (hp - _effective(kh, dh)) // sh + 1
+    ow = (wp - _effective(kw, dw)) // sw + 1
+    if kh == kw == 1:
+        xs = xp[:, : (oh - 1) * sh + 1 : sh, : (ow - 1) * sw + 1 : sw]
+        return jnp.einsum("nhwc,co->nhwo", xs, kernel[0, 0])
+    im2col_bytes = oh * ow * (kh * kw * c + o)
+    hybrid_bytes = hp * ow * (kw * c + kh * o)
+    if im2col_bytes <= hybrid_bytes:
+        cols = [
+            xp[:, i * dh : i * dh + (oh - 1) * sh + 1 : sh, j * dw : j * dw + (ow - 1) * sw + 1 : sw]
+            for i in range(kh)
+            for j in range(kw)
+        ]
+        patches = jnp.concatenate(cols, axis=-1)  # (N, OH, OW, KH*KW*C), taps (i, j) major
+        return jnp.einsum("nhwk,ko->nhwo", patches, kernel.reshape(kh * kw * c, o))
+    cols = [xp[:, :, j * dw : j * dw + (ow - 1) * sw + 1 : sw] for j in range(kw)]
+    xw = jnp.concatenate(cols, axis=-1)  # (N, Hp, OW, KW*C), taps j major
+    wr = kernel.transpose(1, 2, 0, 3).reshape(kw * c, kh * o)  # rows (j, c), columns (i, o)
+    z = jnp.einsum("nhwk,ko->nhwo", xw, wr).reshape(n, hp, ow, kh, o)
+    y = None
+    for i in range(kh):
+        row = z[:, i * dh : i * dh + (oh - 1) * sh + 1 : sh, :, i, :]
+        y = row if y is None else y + row
+    return y
 
 
 def _pad(x, pads: Pads, value=0):
@@ -267,9 +296,35 @@ def conv2d_transpose(
 
 
 def _conv_transpose(x, kernel, stride, dilation, pads):
-    """Dilate `x` by `stride`, pad by `pads` (negative crops), conv with the flipped kernel."""
-    (sh, sw) = stride
-    config = [(0, 0, 0), (pads[0][0], pads[0][1], sh - 1), (pads[1][0], pads[1][1], sw - 1), (0, 0, 0)]
-    xd = lax.pad(x, jnp.array(0, x.dtype), config)
-    flipped = kernel[::-1, ::-1].swapaxes(2, 3)  # (KH, KW, C_in, C_out)
-    return _conv_valid(xd, flipped, (1, 1), dilation)
+    """Transposed conv with `pads` on the stride-dilated input (negative pads crop).
+
+    Scatter form: one product `x @ kernel` gives every pixel's `KH x KW` stamp, and each
+    tap's plane is placed `stride` apart (a pad with interior padding) and summed. Unlike
+    the textbook gather form (convolve the zero-dilated input with the flipped kernel),
+    it multiplies no inserted zeros, a factor stride**2 fewer operations. The gather form
+    is kept for stride 1, where it moves fewer bytes when C_out > C_in.
+    """
+    kh, kw, co, ci = kernel.shape
+    n, h, w, _ = x.shape
+    (sh, sw), (dh, dw) = stride, dilation
+    oh = (h - 1) * sh + 1 + pads[0][0] + pads[0][1] - _effective(kh, dh) + 1
+    ow = (w - 1) * sw + 1 + pads[1][0] + pads[1][1] - _effective(kw, dw) + 1
+    if sh == sw == 1 and co > ci:
+        xd = lax.pad(x, jnp.array(0, x.dtype), [(0, 0, 0), (*pads[0], 0), (*pads[1], 0), (0, 0, 0)])
+        return _conv_valid(xd, kernel[::-1, ::-1].swapaxes(2, 3), (1, 1), dilation)
+    z = jnp.einsum("nhwc,kc->nhwk", x, kernel.reshape(kh * kw * co, ci)).reshape(n, h, w, kh, kw, co)
+    zero = jnp.array(0, x.dtype)
+    # Tap (a, b) of input pixel (i, j) lands at output (i*sh + a*dh - top, j*sw + b*dw - left),
+    # where top/left = K_eff - 1 - pads[.][0] are the rows/columns the padding crops.
+    top = _effective(kh, dh) - 1 - pads[0][0]
+    left = _effective(kw, dw) - 1 - pads[1][0]
+    y = None
+    for a in range(kh):
+        lo_h = a * dh - top
+        hi_h = oh - lo_h - ((h - 1) * sh + 1)
+        for b in range(kw):
+            lo_w = b * dw - left
+            hi_w = ow - lo_w - ((w - 1) * sw + 1)
+            plane = lax.pad(z[:, :, :, a, b], zero, [(0, 0, 0), (lo_h, hi_h, sh - 1), (lo_w, hi_w, sw - 1), (0, 0, 0)])
+            y = plane if y is None else y + plane
+    return y
