@@ -1,7 +1,7 @@
 """Convolutions from scratch: conv1d, conv2d and the transposed conv2d.
 
-One private helper, `_conv_valid`, computes a stride/dilation convolution of an
-already padded NHWC input as a single matrix product (see its docstring for the two
+One private helper, `_conv`, computes a padded stride/dilation convolution of an
+NHWC input as a single matrix product (see its docstring for the two
 layouts it chooses between). The public ops resolve padding and derive from it:
 
 * `conv2d` pads, then calls it;
@@ -35,46 +35,60 @@ def _effective(k: int, d: int) -> int:
     return (k - 1) * d + 1
 
 
-def _conv_valid(xp, kernel, stride, dilation):
-    """VALID conv of padded `xp` (N, Hp, Wp, C) with `kernel` (KH, KW, C, O) -> (N, OH, OW, O).
+def _matmul(x, m):
+    """`(..., K) @ (K, O)` as one 2-D product: its gradients are 2-D products too, which XLA
+    maps to a single GEMM (an einsum over `nhwk` would contract three axes for dW)."""
+    return (x.reshape(-1, x.shape[-1]) @ m).reshape(*x.shape[:-1], m.shape[-1])
+
+
+def _conv(x, kernel, stride, dilation, pads: Pads):
+    """Conv of `x` (N, H, W, C) zero-padded by `pads` (negative crops) with `kernel` (KH, KW, C, O).
 
     Two ways to turn the convolution into one matrix product, chosen per shape by the
     bytes each materialises (XLA on CPU runs the product near peak; what costs is
     memory traffic, so the cheaper layout wins):
 
-    * im2col: gather the KH*KW shifted views of the input side by side on the channel
-      axis, `(N, OH, OW, KH*KW*C)`, and multiply by the kernel as `(KH*KW*C, O)`.
+    * im2col: gather the KH*KW shifted views of the padded input side by side on the
+      channel axis, `(N, OH, OW, KH*KW*C)`, and multiply by the kernel as `(KH*KW*C, O)`.
       Best when C is small (a first layer on grey images: C = 1).
-    * row-gather, column-scatter ("hybrid"): gather only the KW column taps,
-      `(N, Hp, OW, KW*C)`, multiply by the kernel arranged `(KW*C, KH*O)`, then add the
-      KH row taps as shifted row slices of the product. It moves KW + KH channel blocks
-      per pixel instead of KH*KW, which wins once C is more than a few.
+    * column-gather, row-scatter ("hybrid"): gather only the KW column taps of the
+      unpadded rows, `(N, H, OW, KW*C)`, multiply by the kernel arranged `(KW*C, KH*O)`,
+      then add the KH row taps as shifted row slices of the product, the row padding
+      applied to the product rather than the input. It moves KW + KH channel blocks per
+      pixel instead of KH*KW and multiplies no padding rows, which wins once C is more
+      than a few.
 
-    Both are plain jnp (slice, concatenate, reshape, matmul), so JAX differentiates them
-    to any order, forward or reverse, and the transposes XLA derives stay cheap.
+    Both are plain jnp/lax (pad, slice, concatenate, reshape, matmul), so JAX
+    differentiates them to any order, forward or reverse, and the transposes XLA
+    derives stay cheap.
     """
     kh, kw, c, o = kernel.shape
-    n, hp, wp, _ = xp.shape
+    n, h, w, _ = x.shape
     (sh, sw), (dh, dw) = stride, dilation
+    (top, bottom), _ = pads
+    hp = h + top + bottom
     oh = (hp - _effective(kh, dh)) // sh + 1
-    ow = (wp - _effective(kw, dw)) // sw + 1
+    ow = (w + pads[1][0] + pads[1][1] - _effective(kw, dw)) // sw + 1
     if kh == kw == 1:
-        xs = xp[:, : (oh - 1) * sh + 1 : sh, : (ow - 1) * sw + 1 : sw]
-        return jnp.einsum("nhwc,co->nhwo", xs, kernel[0, 0])
+        xs = _pad(x, pads)[:, : (oh - 1) * sh + 1 : sh, : (ow - 1) * sw + 1 : sw]
+        return _matmul(xs, kernel[0, 0])
     im2col_bytes = oh * ow * (kh * kw * c + o)
-    hybrid_bytes = hp * ow * (kw * c + kh * o)
+    hybrid_bytes = h * ow * (kw * c + kh * o)
     if im2col_bytes <= hybrid_bytes:
+        xp = _pad(x, pads)
         cols = [
             xp[:, i * dh : i * dh + (oh - 1) * sh + 1 : sh, j * dw : j * dw + (ow - 1) * sw + 1 : sw]
             for i in range(kh)
             for j in range(kw)
         ]
         patches = jnp.concatenate(cols, axis=-1)  # (N, OH, OW, KH*KW*C), taps (i, j) major
-        return jnp.einsum("nhwk,ko->nhwo", patches, kernel.reshape(kh * kw * c, o))
+        return _matmul(patches, kernel.reshape(kh * kw * c, o))
+    xp = _pad(x, ((0, 0), pads[1]))  # columns only: rows are padded after the product
     cols = [xp[:, :, j * dw : j * dw + (ow - 1) * sw + 1 : sw] for j in range(kw)]
-    xw = jnp.concatenate(cols, axis=-1)  # (N, Hp, OW, KW*C), taps j major
+    xw = jnp.concatenate(cols, axis=-1)  # (N, H, OW, KW*C), taps j major
     wr = kernel.transpose(1, 2, 0, 3).reshape(kw * c, kh * o)  # rows (j, c), columns (i, o)
-    z = jnp.einsum("nhwk,ko->nhwo", xw, wr).reshape(n, hp, ow, kh, o)
+    z = _pad(_matmul(xw, wr), ((top, bottom), (0, 0)))  # (N, Hp, OW, KH*O)
+    z = z.reshape(n, hp, ow, kh, o)
     y = None
     for i in range(kh):
         row = z[:, i * dh : i * dh + (oh - 1) * sh + 1 : sh, :, i, :]
@@ -146,7 +160,7 @@ def conv2d(x, kernel, bias=None, *, stride=1, padding="VALID", dilation=1):
     dilation = ntuple(op, "dilation", dilation, 2)
     eff = [_effective(k, d) for k, d in zip(kernel.shape[:2], dilation)]
     pads = window_padding(op, padding, x.shape[1:3], eff, stride)
-    y = _conv_valid(_pad(x, pads), kernel, stride, dilation)
+    y = _conv(x, kernel, stride, dilation, pads)
     return add_bias(y, bias)
 
 
@@ -310,9 +324,8 @@ def _conv_transpose(x, kernel, stride, dilation, pads):
     oh = (h - 1) * sh + 1 + pads[0][0] + pads[0][1] - _effective(kh, dh) + 1
     ow = (w - 1) * sw + 1 + pads[1][0] + pads[1][1] - _effective(kw, dw) + 1
     if sh == sw == 1 and co > ci:
-        xd = lax.pad(x, jnp.array(0, x.dtype), [(0, 0, 0), (*pads[0], 0), (*pads[1], 0), (0, 0, 0)])
-        return _conv_valid(xd, kernel[::-1, ::-1].swapaxes(2, 3), (1, 1), dilation)
-    z = jnp.einsum("nhwc,kc->nhwk", x, kernel.reshape(kh * kw * co, ci)).reshape(n, h, w, kh, kw, co)
+        return _conv(x, kernel[::-1, ::-1].swapaxes(2, 3), (1, 1), dilation, pads)
+    z = _matmul(x, kernel.reshape(kh * kw * co, ci).T).reshape(n, h, w, kh, kw, co)
     zero = jnp.array(0, x.dtype)
     # Tap (a, b) of input pixel (i, j) lands at output (i*sh + a*dh - top, j*sw + b*dw - left),
     # where top/left = K_eff - 1 - pads[.][0] are the rows/columns the padding crops.
