@@ -55,8 +55,14 @@ def _pool2d(op, x, window, stride, padding, kind):
     fill = -jnp.inf if kind == "max" else 0
     xp = jnp.pad(x, ((0, 0), *pads, (0, 0)), constant_values=jnp.array(fill, x.dtype))
     outs = [(n + lo + hi - k) // s + 1 for n, k, s, (lo, hi) in zip(x.shape[1:3], window, stride, pads)]
-    y = _reduce_axis(xp, 2, window[1], stride[1], outs[1], kind)
-    y = _reduce_axis(y, 1, window[0], stride[0], outs[0], kind)
+    if window == stride:
+        # Non-overlapping windows (the classic 2x2/2): one reshape, one reduction.
+        (kh, kw), (oh, ow) = window, outs
+        t = xp[:, : oh * kh, : ow * kw].reshape(x.shape[0], oh, kh, ow, kw, x.shape[3])
+        y = t.max(axis=(2, 4)) if kind == "max" else t.sum(axis=(2, 4))
+    else:
+        y = _reduce_axis(xp, 2, window[1], stride[1], outs[1], kind)
+        y = _reduce_axis(y, 1, window[0], stride[0], outs[0], kind)
     if kind == "max":
         return y
     if same:
