@@ -122,6 +122,31 @@ def conv_output_size(size, kernel_size, *, stride=1, padding="VALID", dilation=1
     return tuple((n + lo + hi - e) // s + 1 for n, e, s, (lo, hi) in zip(size, eff, stride, pads))
 
 
+def _conv_args(op, x, kernel, bias, stride, dilation, *, transpose: bool):
+    """Check and normalise the arguments shared by `conv2d` and `conv2d_transpose`.
+
+    The kernel's input-channel axis is 2 for `conv2d` (HWIO) and 3 for the transposed
+    conv (Keras's `(KH, KW, C_out, C_in)`). Returns `(x, kernel, bias, stride, dilation,
+    effective kernel sizes)`.
+    """
+    layout = "(KH, KW, C_out, C_in)" if transpose else "(KH, KW, C_in, C_out)"
+    cin_axis, cout_axis = (3, 2) if transpose else (2, 3)
+    x = check_array(op, "x", x, 4, "(N, H, W, C_in)")
+    kernel = check_array(op, "kernel", kernel, 4, layout)
+    check_same_dtype(op, x=x, kernel=kernel, bias=bias)
+    if kernel.shape[cin_axis] != x.shape[3]:
+        where = " (its last axis)" if transpose else ""
+        raise ValueError(
+            f"{op}: kernel has C_in={kernel.shape[cin_axis]}{where} but x has {x.shape[3]} channels; "
+            f"x {tuple(x.shape)}, kernel {tuple(kernel.shape)} {layout}"
+        )
+    bias = check_bias(op, bias, kernel.shape[cout_axis], x.dtype)
+    stride = ntuple(op, "stride", stride, 2)
+    dilation = ntuple(op, "dilation", dilation, 2)
+    eff = [_effective(k, d) for k, d in zip(kernel.shape[:2], dilation)]
+    return x, kernel, bias, stride, dilation, eff
+
+
 def conv2d(x, kernel, bias=None, *, stride=1, padding="VALID", dilation=1):
     """2-D convolution (cross-correlation, as every deep-learning library means it).
 
@@ -147,18 +172,7 @@ def conv2d(x, kernel, bias=None, *, stride=1, padding="VALID", dilation=1):
       (8, 24, 24, 6)
     """
     op = "conv2d"
-    x = check_array(op, "x", x, 4, "(N, H, W, C_in)")
-    kernel = check_array(op, "kernel", kernel, 4, "(KH, KW, C_in, C_out)")
-    check_same_dtype(op, x=x, kernel=kernel, bias=bias)
-    if kernel.shape[2] != x.shape[3]:
-        raise ValueError(
-            f"{op}: kernel has C_in={kernel.shape[2]} but x has {x.shape[3]} channels; "
-            f"x {tuple(x.shape)}, kernel {tuple(kernel.shape)} (KH, KW, C_in, C_out)"
-        )
-    bias = check_bias(op, bias, kernel.shape[3], x.dtype)
-    stride = ntuple(op, "stride", stride, 2)
-    dilation = ntuple(op, "dilation", dilation, 2)
-    eff = [_effective(k, d) for k, d in zip(kernel.shape[:2], dilation)]
+    x, kernel, bias, stride, dilation, eff = _conv_args(op, x, kernel, bias, stride, dilation, transpose=False)
     pads = window_padding(op, padding, x.shape[1:3], eff, stride)
     y = _conv(x, kernel, stride, dilation, pads)
     return add_bias(y, bias)
@@ -286,18 +300,7 @@ def conv2d_transpose(
       (2, 14, 14, 32)
     """
     op = "conv2d_transpose"
-    x = check_array(op, "x", x, 4, "(N, H, W, C_in)")
-    kernel = check_array(op, "kernel", kernel, 4, "(KH, KW, C_out, C_in)")
-    check_same_dtype(op, x=x, kernel=kernel, bias=bias)
-    if kernel.shape[3] != x.shape[3]:
-        raise ValueError(
-            f"{op}: kernel has C_in={kernel.shape[3]} (its last axis) but x has {x.shape[3]} "
-            f"channels; x {tuple(x.shape)}, kernel {tuple(kernel.shape)} (KH, KW, C_out, C_in)"
-        )
-    bias = check_bias(op, bias, kernel.shape[2], x.dtype)
-    stride = ntuple(op, "stride", stride, 2)
-    dilation = ntuple(op, "dilation", dilation, 2)
-    eff = [_effective(k, d) for k, d in zip(kernel.shape[:2], dilation)]
+    x, kernel, bias, stride, dilation, eff = _conv_args(op, x, kernel, bias, stride, dilation, transpose=True)
     pads = _transpose_pads(op, padding, output_padding, eff, stride, dilation)
     out = [(n - 1) * s + 1 + lo + hi - e + 1 for n, s, e, (lo, hi) in zip(x.shape[1:3], stride, eff, pads)]
     if min(out) < 1:
