@@ -339,3 +339,40 @@ def test_low_precision_inputs(dtype):
     full = ref.conv2d_transpose(x.astype(dtype).astype(np.float32), wt.astype(dtype).astype(np.float32), (2, 2))
     want_t = full[:, :18, :18]
     assert_close(got_t, want_t, dtype, err_msg="conv2d_transpose")
+
+
+@pytest.mark.parametrize("cin, cout", [(1, 16), (16, 1), (8, 8)], ids=["im2col", "hybrid", "square"])
+@pytest.mark.parametrize(
+    "k, stride, dilation, padding",
+    [
+        (3, 1, 1, "SAME"),
+        (3, 2, 1, "SAME"),
+        (4, 3, 1, ((2, 0), (1, 3))),
+        (3, 1, 2, "VALID"),
+        (1, 2, 1, "VALID"),
+        (5, (2, 1), (1, 2), 2),
+    ],
+)
+def test_both_conv_layouts_match_lax_with_wide_channels(cin, cout, k, stride, dilation, padding):
+    # Small hypothesis channel counts mostly pick one internal layout; these widths force
+    # each (im2col for few input channels, column-gather/row-scatter for many).
+    rng = np.random.default_rng(11)
+    x, w = rand(rng, 2, 11, 9, cin), rand(rng, k, k, cin, cout)
+    s = (stride, stride) if isinstance(stride, int) else stride
+    d = (dilation, dilation) if isinstance(dilation, int) else dilation
+    k_eff = [(k - 1) * di + 1 for di in d]
+    pads = explicit(padding, (11, 9), k_eff, s)
+    f = jax.jit(lambda x, w: ops.conv2d(x, w, stride=stride, padding=padding, dilation=dilation))
+    g = jax.jit(lambda x, w: lax.conv_general_dilated(x, w, s, pads, rhs_dilation=d, dimension_numbers=DN))
+    assert_close(f(x, w), g(x, w))
+    cot = rand(rng, *g(x, w).shape)
+    ours = jax.jit(jax.grad(lambda x, w: jnp.sum(f(x, w) * cot), (0, 1)))(x, w)
+    theirs = jax.jit(jax.grad(lambda x, w: jnp.sum(g(x, w) * cot), (0, 1)))(x, w)
+    for a, b in zip(ours, theirs):
+        assert_close(a, b, grad=True)
+    # The transposed conv's two forms: scatter (stride > 1 or C_out <= C_in), gather otherwise.
+    wt = rand(rng, k, k, cin, cout)  # (KH, KW, C_out=cin, C_in=cout)
+    y = rand(rng, 2, 5, 4, cout)
+    got = ops.conv2d_transpose(y, wt, stride=stride, padding=1 if k > 2 else 0, dilation=dilation)
+    crop = ((1, 1), (1, 1)) if k > 2 else ((0, 0), (0, 0))
+    assert_close(got, ref.conv2d_transpose(y, wt, s, crop, (0, 0), d))
