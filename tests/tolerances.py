@@ -34,6 +34,4 @@ def assert_close(actual, expected, dtype=None, *, grad=False, err_msg=""):
     actual = np.asarray(actual)
     dtype = np.dtype(dtype) if dtype is not None else actual.dtype
     t = grad_tol(dtype) if grad else tol(dtype)
-    np.testing.assert_allclose(
-        actual.astype(np.float64), np.asarray(expected).astype(np.float64), err_msg=err_msg, **t
-    )
+    np.testing.assert_allclose(actual.astype(np.float64), np.asarray(expected).astype(np.float64), err_msg=err_msg, **t)

@@ -47,9 +47,7 @@ def check_array(op: str, name: str, x, rank: int, layout: str):
     if not hasattr(x, "shape") or not hasattr(x, "dtype"):
         raise TypeError(f"{op}: {name} must be an array, got {type(x).__name__}")
     if x.ndim != rank:
-        raise ValueError(
-            f"{op}: {name} must have rank {rank} {layout}, got shape {tuple(x.shape)} (rank {x.ndim})"
-        )
+        raise ValueError(f"{op}: {name} must have rank {rank} {layout}, got shape {tuple(x.shape)} (rank {x.ndim})")
     check_float(op, name, x)
     return jnp.asarray(x)
 
@@ -146,9 +144,7 @@ def explicit_pads(op: str, padding, n: int, *, name: str = "padding") -> Pads:
         pads = ((operator.index(padding[0]), operator.index(padding[1])),)
     else:
         pairs = ", ".join(["(lo, hi)"] * n)
-        raise TypeError(
-            f'{op}: {name} must be "SAME", "VALID", an int, {n} ints, or ({pairs}), got {padding!r}'
-        )
+        raise TypeError(f'{op}: {name} must be "SAME", "VALID", an int, {n} ints, or ({pairs}), got {padding!r}')
     if any(p < 0 for pair in pads for p in pair):
         raise ValueError(f"{op}: {name} must be non-negative, got {padding!r}")
     return pads

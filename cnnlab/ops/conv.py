@@ -208,9 +208,7 @@ def conv1d(x, kernel, bias=None, *, stride=1, padding="VALID", dilation=1):
     (dilation,) = ntuple(op, "dilation", dilation, 1)
     if not isinstance(padding, str):
         padding = ((0, 0),) + explicit_pads(op, padding, 1)
-    y = conv2d(
-        x[:, None], kernel[None], bias, stride=(1, stride), padding=padding, dilation=(1, dilation)
-    )
+    y = conv2d(x[:, None], kernel[None], bias, stride=(1, stride), padding=padding, dilation=(1, dilation))
     return y[:, 0]
 
 
@@ -253,9 +251,7 @@ def _transpose_pads(op, padding, output_padding, k_eff, stride, dilation, n=2) -
     return tuple((k - 1 - lo, k - 1 - hi + p) for k, (lo, hi), p in zip(k_eff, torch_pads, ops))
 
 
-def conv_transpose_output_size(
-    size, kernel_size, *, stride=1, padding="VALID", output_padding=None, dilation=1
-):
+def conv_transpose_output_size(size, kernel_size, *, stride=1, padding="VALID", output_padding=None, dilation=1):
     """Spatial output size `(OH, OW)` of `conv2d_transpose` on a `size` (H, W) input."""
     op = "conv_transpose_output_size"
     size = ntuple(op, "size", size, 2)
@@ -267,9 +263,7 @@ def conv_transpose_output_size(
     return tuple((n - 1) * s + 1 + lo + hi - e + 1 for n, s, e, (lo, hi) in zip(size, stride, eff, pads))
 
 
-def conv2d_transpose(
-    x, kernel, bias=None, *, stride=1, padding="VALID", output_padding=None, dilation=1
-):
+def conv2d_transpose(x, kernel, bias=None, *, stride=1, padding="VALID", output_padding=None, dilation=1):
     """Transposed 2-D convolution ("deconvolution"): the adjoint of `conv2d`.
 
     For a kernel `k` of layout `(KH, KW, C_out, C_in)`, `conv2d_transpose(x, k)` is the

@@ -18,9 +18,7 @@ import keras
 import numpy as np
 
 if keras.backend.backend() != "jax":
-    raise RuntimeError(
-        f"the Keras oracle needs KERAS_BACKEND=jax; Keras is running on {keras.backend.backend()!r}"
-    )
+    raise RuntimeError(f"the Keras oracle needs KERAS_BACKEND=jax; Keras is running on {keras.backend.backend()!r}")
 
 
 @contextlib.contextmanager
@@ -53,9 +51,7 @@ def constant(value):
 
     def initializer(shape, dtype=None):
         if tuple(shape) != value.shape:
-            raise ValueError(
-                f"layer asks for a weight of shape {tuple(shape)}, we hold {value.shape}"
-            )
+            raise ValueError(f"layer asks for a weight of shape {tuple(shape)}, we hold {value.shape}")
         return value
 
     return initializer

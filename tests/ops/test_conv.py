@@ -56,9 +56,7 @@ def test_conv1d_gradient_by_hand():
     w = np.array([1.0, 2.0, 1.0])
     g = np.array([1.0, -1.0, 2.0])
     dx_hand = np.array([1 * 1, 1 * 2 + -1 * 1, 1 * 1 + -1 * 2 + 2 * 1, -1 * 1 + 2 * 2, 2 * 1])
-    dw_hand = np.array(
-        [2 * 1 + 3 * -1 + -1 * 2, 3 * 1 + -1 * -1 + 5 * 2, -1 * 1 + 5 * -1 + -2 * 2]
-    )
+    dw_hand = np.array([2 * 1 + 3 * -1 + -1 * 2, 3 * 1 + -1 * -1 + 5 * 2, -1 * 1 + 5 * -1 + -2 * 2])
     np.testing.assert_array_equal(dx_hand, [1, 1, 1, 3, 2])
     np.testing.assert_array_equal(dw_hand, [-3, 14, -10])
 
@@ -216,11 +214,11 @@ def test_conv2d_transpose_is_the_adjoint_of_conv2d(case):
     y = jax.eval_shape(f, z)
     x = rand(rng, *y.shape)
     # output_padding recovers the rows the forward conv's floor division dropped.
-    extra = tuple(
-        (s + lo + hi - e) % st_ for s, (lo, hi), e, st_ in zip(size, pads, k_eff, stride)
-    )
+    extra = tuple((s + lo + hi - e) % st_ for s, (lo, hi), e, st_ in zip(size, pads, k_eff, stride))
     assume(all(e < max(st_, d) for e, st_, d in zip(extra, stride, dilation)))
-    got = jax.jit(lambda x: ops.conv2d_transpose(x, w, stride=stride, padding=pads, output_padding=extra, dilation=dilation))(x)
+    got = jax.jit(
+        lambda x: ops.conv2d_transpose(x, w, stride=stride, padding=pads, output_padding=extra, dilation=dilation)
+    )(x)
     assert_close(got, jax.jit(lambda x: jax.vjp(f, z)[1](x)[0])(x))
 
 

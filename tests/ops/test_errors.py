@@ -88,7 +88,11 @@ CASES = [
     (lambda: ops.dropout(x4, 0.5, key=None, training=True), ValueError, ["dropout", "key"]),
     (lambda: ops.mse(jnp.zeros((2, 3)), jnp.zeros((3,))), ValueError, ["mse", "same shape", "(2, 3)", "(3,)"]),
     (lambda: ops.mae(jnp.zeros(3), jnp.zeros(3, jnp.bfloat16)), TypeError, ["mae", "bfloat16"]),
-    (lambda: ops.binary_crossentropy(jnp.zeros((2, 1)), jnp.zeros((2,))), ValueError, ["binary_crossentropy", "same shape"]),
+    (
+        lambda: ops.binary_crossentropy(jnp.zeros((2, 1)), jnp.zeros((2,))),
+        ValueError,
+        ["binary_crossentropy", "same shape"],
+    ),
     (
         lambda: ops.softmax_cross_entropy(jnp.zeros((4, 10)), jnp.zeros((4,))),
         TypeError,

@@ -130,9 +130,7 @@ def _keras_conv2d(c, x, k, b, dtype="float32"):
 
 
 def _our_conv2d(c):
-    return jax.jit(
-        partial(ops.conv2d, stride=c["stride"], padding=c["padding"], dilation=c["dilation"])
-    )
+    return jax.jit(partial(ops.conv2d, stride=c["stride"], padding=c["padding"], dilation=c["dilation"]))
 
 
 # --------------------------------------------------------------------------- conv2d / conv1d
@@ -225,9 +223,7 @@ def test_conv1d_matches_keras_conv1d(c):
         bias_initializer="zeros" if b is None else constant(b),
     )
     expected = keras_forward(built(layer, x_keras.shape, [k] if b is None else [k, b]), x_keras)
-    fn = jax.jit(
-        partial(ops.conv1d, stride=c["stride"], padding=c["padding"], dilation=c["dilation"])
-    )
+    fn = jax.jit(partial(ops.conv1d, stride=c["stride"], padding=c["padding"], dilation=c["dilation"]))
     _check_same(fn(x, k, b), expected, what=f"conv1d {c}")
 
 
@@ -290,9 +286,7 @@ def _conv2d_transpose_output_is_empty(c):
     op = c["output_padding"] or (None, None)
     return any(
         keras_conv_transpose_size(size, k, s, c["padding"], o, d) < 1
-        for size, k, s, o, d in zip(
-            (c["h"], c["w"]), c["kernel"], _as_pair(c["stride"]), op, _as_pair(c["dilation"])
-        )
+        for size, k, s, o, d in zip((c["h"], c["w"]), c["kernel"], _as_pair(c["stride"]), op, _as_pair(c["dilation"]))
     )
 
 
@@ -365,19 +359,26 @@ def test_conv2d_transpose_matches_keras_conv2d_transpose(c):
         ((2, 1), (4, 3), 1, "same", None, 1),
     ],
 )
-def test_conv2d_transpose_output_size_corner_cases(
-    size, kernel, stride, padding, output_padding, dilation
-):
-    c = dict(n=1, h=size[0], w=size[1], c_in=2, c_out=3, kernel=kernel, stride=stride,
-             dilation=dilation, padding=padding, output_padding=output_padding, bias=True,
-             seed=sum(kernel))
+def test_conv2d_transpose_output_size_corner_cases(size, kernel, stride, padding, output_padding, dilation):
+    c = dict(
+        n=1,
+        h=size[0],
+        w=size[1],
+        c_in=2,
+        c_out=3,
+        kernel=kernel,
+        stride=stride,
+        dilation=dilation,
+        padding=padding,
+        output_padding=output_padding,
+        bias=True,
+        seed=sum(kernel),
+    )
     x, k, b = _conv2d_transpose_arrays(c)
     expected = keras_forward(_keras_conv2d_transpose(c, x, k, b), x)
     assert expected.shape[1:3] == tuple(
         keras_conv_transpose_size(n, kk, s, padding, o, d)
-        for n, kk, s, o, d in zip(
-            size, kernel, _as_pair(stride), output_padding or (None, None), _as_pair(dilation)
-        )
+        for n, kk, s, o, d in zip(size, kernel, _as_pair(stride), output_padding or (None, None), _as_pair(dilation))
     )
     _check_same(_our_conv2d_transpose(c)(x, k, b), expected, what=f"conv2d_transpose {c}")
 
@@ -410,14 +411,10 @@ _KERAS_POOL = {
 @st.composite
 def pool_cases(draw, rank):
     window = tuple(draw(st.integers(1, 3)) for _ in range(rank))  # non-square included
-    stride = draw(
-        st.one_of(st.none(), st.tuples(*[st.integers(1, 3) for _ in range(rank)]))
-    )
+    stride = draw(st.one_of(st.none(), st.tuples(*[st.integers(1, 3) for _ in range(rank)])))
     padding = draw(st.sampled_from(["same", "valid", "SAME", "VALID"]))
     # VALID needs at least one full window; odd sizes and sizes the stride does not divide.
-    sizes = tuple(
-        draw(st.integers(1 if padding.lower() == "same" else w, w + 5)) for w in window
-    )
+    sizes = tuple(draw(st.integers(1 if padding.lower() == "same" else w, w + 5)) for w in window)
     return dict(
         kind=draw(st.sampled_from(["max", "avg"])),
         n=draw(st.sampled_from([1, 2])),
@@ -433,12 +430,8 @@ def pool_cases(draw, rank):
 
 def _pool_pair(c, rank, dtype="float32"):
     keras_cls, name = _KERAS_POOL[(c["kind"], rank)]
-    layer = keras_cls(
-        pool_size=c["window"], strides=c["stride"], padding=c["padding"].lower(), dtype=dtype
-    )
-    ours = jax.jit(
-        partial(getattr(ops, name), window=c["window"], stride=c["stride"], padding=c["padding"])
-    )
+    layer = keras_cls(pool_size=c["window"], strides=c["stride"], padding=c["padding"].lower(), dtype=dtype)
+    ours = jax.jit(partial(getattr(ops, name), window=c["window"], stride=c["stride"], padding=c["padding"]))
     return layer, ours
 
 
@@ -496,9 +489,7 @@ def upsample_cases(draw):
 
 
 def _upsample_pair(c, dtype="float32"):
-    layer = keras.layers.UpSampling2D(
-        size=_as_pair(c["scale"]), interpolation=c["method"], dtype=dtype
-    )
+    layer = keras.layers.UpSampling2D(size=_as_pair(c["scale"]), interpolation=c["method"], dtype=dtype)
     ours = jax.jit(partial(ops.upsample2d, scale=c["scale"], method=c["method"]))
     return layer, ours
 
@@ -568,9 +559,7 @@ def test_batch_norm_training_matches_keras_output_and_moving_stats(shape, axis, 
     )(x, gamma, beta, mm, mv)
     _check_same(y, expected, what="batch_norm(training) output")
     _check_same(new_mean, np.asarray(layer.moving_mean.value), what="batch_norm new moving mean")
-    _check_same(
-        new_var, np.asarray(layer.moving_variance.value), what="batch_norm new moving variance"
-    )
+    _check_same(new_var, np.asarray(layer.moving_variance.value), what="batch_norm new moving variance")
 
 
 @pytest.mark.parametrize("shape, axis", BN_LAYOUTS)
@@ -578,9 +567,9 @@ def test_batch_norm_inference_matches_keras(shape, axis):
     x, gamma, beta, mm, mv = _bn_arrays(shape, axis, seed=3 + shape[-1])
     layer = _keras_bn(x, axis, 0.8, 1e-2, [gamma, beta, mm, mv])
     expected = keras_forward(layer, x, training=False)
-    y, new_mean, new_var = jax.jit(
-        partial(ops.batch_norm, training=False, momentum=0.8, epsilon=1e-2, axis=axis)
-    )(x, gamma, beta, mm, mv)
+    y, new_mean, new_var = jax.jit(partial(ops.batch_norm, training=False, momentum=0.8, epsilon=1e-2, axis=axis))(
+        x, gamma, beta, mm, mv
+    )
     _check_same(y, expected, what="batch_norm(inference) output")
     # Inference leaves the statistics alone, in Keras and in ours.
     np.testing.assert_array_equal(np.asarray(layer.moving_mean.value), mm)
@@ -603,9 +592,7 @@ def test_batch_norm_training_gradients_match_keras(shape, axis):
 # --------------------------------------------------------------------------- dense, flatten
 
 
-@pytest.mark.parametrize(
-    "n, d_in, d_out, bias", [(1, 3, 2, True), (5, 7, 4, False), (4, 16, 10, True)]
-)
+@pytest.mark.parametrize("n, d_in, d_out, bias", [(1, 3, 2, True), (5, 7, 4, False), (4, 16, 10, True)])
 def test_dense_matches_keras_dense(n, d_in, d_out, bias):
     rng = np.random.default_rng(n * 100 + d_in)
     x = randn(rng, (n, d_in))
@@ -649,9 +636,7 @@ def test_elementwise_activations_match_keras(name):
     _check_same(d, dk, grad=True, what=f"d/dx {name}")
 
 
-@pytest.mark.parametrize(
-    "shape, axis", [((4, 10), -1), ((2, 3, 5), 1), ((2, 3, 5), -1), ((3, 6), 0)]
-)
+@pytest.mark.parametrize("shape, axis", [((4, 10), -1), ((2, 3, 5), 1), ((2, 3, 5), -1), ((3, 6), 0)])
 def test_softmax_matches_keras(shape, axis):
     x = randn(np.random.default_rng(2), shape, scale=4.0)
     x[0, ...] += 80.0  # large logits: a naive exp overflows in float32
@@ -748,20 +733,31 @@ def test_losses_match_keras_losses(name):
 BF16 = jnp.bfloat16
 
 
-@pytest.mark.parametrize(
-    "stride, padding", [(1, "same"), (2, "same"), (2, "valid"), ((1, 3), "valid")]
-)
+@pytest.mark.parametrize("stride, padding", [(1, "same"), (2, "same"), (2, "valid"), ((1, 3), "valid")])
 def test_conv2d_bfloat16_matches_keras(stride, padding):
-    c = dict(n=2, h=7, w=8, c_in=3, c_out=4, kernel=(3, 2), stride=stride, dilation=1,
-             padding=padding, bias=True, seed=7)
+    c = dict(
+        n=2, h=7, w=8, c_in=3, c_out=4, kernel=(3, 2), stride=stride, dilation=1, padding=padding, bias=True, seed=7
+    )
     x, k, b = _conv2d_arrays(c, dtype=BF16)
     expected = keras_forward(_keras_conv2d(c, x, k, b, dtype="bfloat16"), x)
     _check_same(_our_conv2d(c)(x, k, b), expected, what=f"bf16 conv2d {c}")
 
 
 def test_conv2d_transpose_bfloat16_matches_keras():
-    c = dict(n=2, h=4, w=5, c_in=3, c_out=2, kernel=(3, 3), stride=2, dilation=1,
-             padding="same", output_padding=None, bias=True, seed=8)
+    c = dict(
+        n=2,
+        h=4,
+        w=5,
+        c_in=3,
+        c_out=2,
+        kernel=(3, 3),
+        stride=2,
+        dilation=1,
+        padding="same",
+        output_padding=None,
+        bias=True,
+        seed=8,
+    )
     x, k, b = _conv2d_transpose_arrays(c, dtype=BF16)
     layer = keras.layers.Conv2DTranspose(
         2,
@@ -795,8 +791,6 @@ def test_upsample2d_bfloat16_matches_keras(method):
 def test_dense_bfloat16_matches_keras():
     rng = np.random.default_rng(11)
     x, k, b = randn(rng, (4, 24), BF16), randn(rng, (24, 8), BF16, 24**-0.5), randn(rng, (8,), BF16)
-    layer = keras.layers.Dense(
-        8, kernel_initializer=constant(k), bias_initializer=constant(b), dtype="bfloat16"
-    )
+    layer = keras.layers.Dense(8, kernel_initializer=constant(k), bias_initializer=constant(b), dtype="bfloat16")
     layer = built(layer, x.shape, [k, b])
     _check_same(jax.jit(ops.dense)(x, k, b), keras_forward(layer, x), what="bf16 dense")

@@ -68,7 +68,9 @@ def test_losses_match_numpy_formulas():
     z = jnp.asarray(rng.standard_normal((6, 5)) * 10, jnp.float32)
     z64 = np.asarray(z, np.float64)
     s = 1 / (1 + np.exp(-z64))
-    assert_close(ops.binary_crossentropy(z, t, from_logits=True), np.mean(-(t64 * np.log(s) + (1 - t64) * np.log(1 - s))))
+    assert_close(
+        ops.binary_crossentropy(z, t, from_logits=True), np.mean(-(t64 * np.log(s) + (1 - t64) * np.log(1 - s)))
+    )
     assert_close(ops.mse(p, t), np.mean((p64 - t64) ** 2))
     assert_close(ops.mae(p, t), np.mean(np.abs(p64 - t64)))
     labels = jnp.array([0, 4, 2, 2, 1, 3])

@@ -80,7 +80,9 @@ def test_pool2d_matches_numpy_loop_and_reduce_window(case, kind):
     else:
         sums = lax.reduce_window(x, 0.0, lax.add, dims, strd, lpads)
         ones = jnp.ones_like(x)
-        want = sums / (lax.reduce_window(ones, 0.0, lax.add, dims, strd, lpads) if padding == "SAME" else window[0] * window[1])
+        want = sums / (
+            lax.reduce_window(ones, 0.0, lax.add, dims, strd, lpads) if padding == "SAME" else window[0] * window[1]
+        )
     assert_close(got, want)
 
 
@@ -106,7 +108,13 @@ def test_pool2d_gradients_match_reduce_window(case, kind):
     assert_close(grad_ours, jax.jit(jax.grad(lambda x: jnp.sum(theirs(x) * g)))(x), grad=True)
 
 
-@given(st.integers(1, 12), st.integers(1, 4), st.one_of(st.none(), st.integers(1, 3)), st.sampled_from(["SAME", "VALID", 1, (0, 2)]), st.sampled_from(["max", "avg"]))
+@given(
+    st.integers(1, 12),
+    st.integers(1, 4),
+    st.one_of(st.none(), st.integers(1, 3)),
+    st.sampled_from(["SAME", "VALID", 1, (0, 2)]),
+    st.sampled_from(["max", "avg"]),
+)
 def test_pool1d_matches_numpy_loop(length, window, stride, padding, kind):
     strides = stride or window
     if padding == "VALID":
@@ -119,7 +127,9 @@ def test_pool1d_matches_numpy_loop(length, window, stride, padding, kind):
     x = jnp.asarray(np.random.default_rng(3).standard_normal((2, length, 3)), jnp.float32)
     fn = ops.max_pool1d if kind == "max" else ops.avg_pool1d
     got = fn(x, window, stride=stride, padding=padding)
-    want = ref.pool2d(x[:, None], (1, window), (1, strides), ((0, 0), pads), kind, count_pad=not isinstance(padding, str))
+    want = ref.pool2d(
+        x[:, None], (1, window), (1, strides), ((0, 0), pads), kind, count_pad=not isinstance(padding, str)
+    )
     assert_close(got, want[:, 0])
 
 

@@ -196,8 +196,14 @@ def test_conv_matches_torch(ndim, data):
         dilation=_unwrap1(case["dilation_arg"]),
     )
     out, grads = _ours(fn, arrays, ct, **static)
-    _check(out, grads, expected, expected_grads, ["x", "kernel", "bias"][: len(arrays)],
-           f"{fn.__name__} x{x.shape} kernel{k.shape} {static}")
+    _check(
+        out,
+        grads,
+        expected,
+        expected_grads,
+        ["x", "kernel", "bias"][: len(arrays)],
+        f"{fn.__name__} x{x.shape} kernel{k.shape} {static}",
+    )
 
 
 # --------------------------------------------------------------------------- conv2d_transpose
@@ -253,8 +259,13 @@ def test_conv2d_transpose_matches_torch(case):
     xt, wt = channels_first(x).requires_grad_(), kernel_to_torch(k).requires_grad_()
     bt = t64(b, requires_grad=True) if case["bias"] else None
     out_t = F.conv_transpose2d(
-        xt, wt, bt, stride=case["stride"], padding=case["padding"],
-        output_padding=case["output_padding"], dilation=case["dilation"],
+        xt,
+        wt,
+        bt,
+        stride=case["stride"],
+        padding=case["padding"],
+        output_padding=case["output_padding"],
+        dilation=case["dilation"],
     )
     expected = channels_last(out_t)
     ct = _cotangent(rng, expected.shape)
@@ -264,8 +275,14 @@ def test_conv2d_transpose_matches_torch(case):
 
     arrays = [x, k] + ([b] if case["bias"] else [])
     out, grads = _ours(ops.conv2d_transpose, arrays, ct, **case["static"])
-    _check(out, grads, expected, expected_grads, ["x", "kernel", "bias"][: len(arrays)],
-           f"conv2d_transpose x{x.shape} kernel{k.shape} {case['static']}")
+    _check(
+        out,
+        grads,
+        expected,
+        expected_grads,
+        ["x", "kernel", "bias"][: len(arrays)],
+        f"conv2d_transpose x{x.shape} kernel{k.shape} {case['static']}",
+    )
 
 
 @given(
@@ -281,14 +298,17 @@ def test_conv2d_transpose_keras_padding_matches_cropped_torch(case, kind):
     output is longer than the full result (k_eff < s) it continues with zeros, plus the bias.
     """
     rng, x, k, b = _conv_transpose_data(case)
-    full = channels_last(F.conv_transpose2d(
-        channels_first(x), kernel_to_torch(k), None, stride=case["stride"],
-        dilation=case["dilation"],
-    ))
+    full = channels_last(
+        F.conv_transpose2d(
+            channels_first(x),
+            kernel_to_torch(k),
+            None,
+            stride=case["stride"],
+            dilation=case["dilation"],
+        )
+    )
     slices = []
-    for i, (size, kk, s, d) in enumerate(
-        zip(case["spatial"], case["kernel"], case["stride"], case["dilation"])
-    ):
+    for i, (size, kk, s, d) in enumerate(zip(case["spatial"], case["kernel"], case["stride"], case["dilation"])):
         eff = d * (kk - 1) + 1
         out_len = size * s if kind == "SAME" else size * s + max(eff - s, 0)
         before = same_pads(out_len, kk, s, d)[0] if kind == "SAME" else 0
@@ -315,9 +335,7 @@ def test_conv2d_transpose_keras_padding_matches_cropped_torch(case, kind):
         (((2, 0), (1, 1)), 1, 3, 1, (4, 3)),  # output_padding past the full output: zeros + bias
     ],
 )
-def test_conv2d_transpose_asymmetric_padding_crops_torch_full_output(
-    pads, output_padding, stride, dilation, kernel
-):
+def test_conv2d_transpose_asymmetric_padding_crops_torch_full_output(pads, output_padding, stride, dilation, kernel):
     """((top, bottom), (left, right)) generalises PyTorch's symmetric `padding`: `top` rows are
     cut from the start of the uncropped (padding=0) output and `bottom` from its end, then
     `output_padding` rows are added back at the bottom/right."""
@@ -328,17 +346,16 @@ def test_conv2d_transpose_asymmetric_padding_crops_torch_full_output(
     s2 = (stride, stride) if isinstance(stride, int) else stride
     d2 = (dilation, dilation) if isinstance(dilation, int) else dilation
     op2 = (output_padding,) * 2 if isinstance(output_padding, int) else output_padding
-    full = channels_last(F.conv_transpose2d(
-        channels_first(x), kernel_to_torch(k), stride=s2, dilation=d2
-    ))
+    full = channels_last(F.conv_transpose2d(channels_first(x), kernel_to_torch(k), stride=s2, dilation=d2))
     (top, bottom), (left, right) = pads
     rows = full.shape[1] - top - bottom + op2[0]
     cols = full.shape[2] - left - right + op2[1]
     extended = np.pad(full, ((0, 0), (0, op2[0]), (0, op2[1]), (0, 0)))
     expected = extended[:, top : top + rows, left : left + cols] + b.astype(np.float64)
 
-    out, _ = _ours(ops.conv2d_transpose, [x, k, b], stride=stride, padding=pads,
-                   output_padding=output_padding, dilation=dilation)
+    out, _ = _ours(
+        ops.conv2d_transpose, [x, k, b], stride=stride, padding=pads, output_padding=output_padding, dilation=dilation
+    )
     assert out.shape == expected.shape
     assert_close(out, expected)
 
@@ -360,13 +377,11 @@ def test_conv2d_transpose_torch_and_keras_padding_differ_by_one_pixel():
     keras_style, _ = _ours(ops.conv2d_transpose, [x, k, b], stride=2, padding="SAME")
     assert torch_style.shape == keras_style.shape == (2, 8, 10, 2)
 
-    full = channels_last(F.conv_transpose2d(
-        channels_first(x), kernel_to_torch(k), t64(b), stride=2, padding=0
-    ))
+    full = channels_last(F.conv_transpose2d(channels_first(x), kernel_to_torch(k), t64(b), stride=2, padding=0))
     assert full.shape == (2, 9, 11, 2)
-    expected_torch = channels_last(F.conv_transpose2d(
-        channels_first(x), kernel_to_torch(k), t64(b), stride=2, padding=1, output_padding=1
-    ))
+    expected_torch = channels_last(
+        F.conv_transpose2d(channels_first(x), kernel_to_torch(k), t64(b), stride=2, padding=1, output_padding=1)
+    )
     assert_close(expected_torch, full[:, 1:, 1:], np.float64)  # the oracle's own arithmetic
     assert_close(torch_style, expected_torch, err_msg="PyTorch-style padding=1, output_padding=1")
     assert_close(keras_style, full[:, :-1, :-1], err_msg="Keras-style padding='SAME'")
@@ -380,9 +395,7 @@ def test_conv2d_transpose_int_padding_defaults_to_torch_output_padding_zero():
     x = rng.standard_normal((1, 3, 4, 2)).astype(np.float32)
     k = rng.standard_normal((3, 3, 2, 2)).astype(np.float32)
     out, _ = _ours(ops.conv2d_transpose, [x, k], stride=2, padding=1)
-    expected = channels_last(F.conv_transpose2d(
-        channels_first(x), kernel_to_torch(k), stride=2, padding=1
-    ))
+    expected = channels_last(F.conv_transpose2d(channels_first(x), kernel_to_torch(k), stride=2, padding=1))
     assert out.shape == expected.shape == (1, 5, 7, 2)
     assert_close(out, expected)
 
@@ -395,8 +408,10 @@ def _torch_pool(kind_of_pool, xt, case):
     window = case["window"]
     stride = case["stride"] if case["stride"] is not None else window
     pool = {
-        ("max", 1): F.max_pool1d, ("max", 2): F.max_pool2d,
-        ("avg", 1): F.avg_pool1d, ("avg", 2): F.avg_pool2d,
+        ("max", 1): F.max_pool1d,
+        ("max", 2): F.max_pool2d,
+        ("avg", 1): F.avg_pool1d,
+        ("avg", 2): F.avg_pool2d,
     }[kind_of_pool, ndim]
     kw = {} if kind_of_pool == "max" else {"count_include_pad": True}
     if case["kind"] in ("int", "pair"):  # PyTorch's own symmetric padding argument
@@ -433,8 +448,14 @@ def test_pool_matches_torch(reduce, ndim, data):
     fn = getattr(ops, f"{reduce}_pool{ndim}d")
     static = dict(stride=_unwrap1(case["stride_arg"]), padding=case["padding"])
     out, grads = _ours(fn, [x], ct, window=_unwrap1(case["window_arg"]), **static)
-    _check(out, grads, expected, [channels_last(xt.grad)], ["x"],
-           f"{fn.__name__} x{x.shape} window={case['window_arg']} {static}")
+    _check(
+        out,
+        grads,
+        expected,
+        [channels_last(xt.grad)],
+        ["x"],
+        f"{fn.__name__} x{x.shape} window={case['window_arg']} {static}",
+    )
 
 
 # --------------------------------------------------------------------------- upsample2d
@@ -449,8 +470,9 @@ def _check_upsample(x, scale, method, rng):
     ct = _cotangent(rng, expected.shape)
     out_t.backward(channels_first(ct))
     out, grads = _ours(ops.upsample2d, [x], ct, scale=scale, method=method)
-    _check(out, grads, expected, [channels_last(xt.grad)], ["x"],
-           f"upsample2d x{x.shape} scale={scale} method={method}")
+    _check(
+        out, grads, expected, [channels_last(xt.grad)], ["x"], f"upsample2d x{x.shape} scale={scale} method={method}"
+    )
 
 
 @given(
@@ -488,9 +510,7 @@ def test_upsample2d_anisotropic_scale_matches_torch(method):
     epsilon=st.sampled_from([1e-3, 1e-5]),
     seed=SEEDS,
 )
-def test_batch_norm_matches_torch(
-    layout, batch, spatial, channels, training, defaults, momentum, epsilon, seed
-):
+def test_batch_norm_matches_torch(layout, batch, spatial, channels, training, defaults, momentum, epsilon, seed):
     """y and the running statistics, in Keras terms, from F.batch_norm.
 
     PyTorch: running = (1 - m_t) * running + m_t * batch_stat with m_t = 1 - momentum, and the
@@ -500,8 +520,7 @@ def test_batch_norm_matches_torch(
     """
     if defaults:
         momentum, epsilon = 0.99, 1e-3
-    shape = {"nhwc": (batch, *spatial, channels), "nc": (batch, channels),
-             "nchw": (batch, channels, *spatial)}[layout]
+    shape = {"nhwc": (batch, *spatial, channels), "nc": (batch, channels), "nchw": (batch, channels, *spatial)}[layout]
     n = int(np.prod(shape)) // channels
     assume(n > 1 or not training)  # PyTorch refuses training statistics of one value
     rng = np.random.default_rng(seed)
@@ -518,8 +537,7 @@ def test_batch_norm_matches_torch(
     xt = to_torch(x).requires_grad_()
     gt, bt = t64(gamma, requires_grad=True), t64(beta, requires_grad=True)
     running_mean, running_var = t64(mean), t64(var)
-    y_t = F.batch_norm(xt, running_mean, running_var, gt, bt, training=training,
-                       momentum=1.0 - momentum, eps=epsilon)
+    y_t = F.batch_norm(xt, running_mean, running_var, gt, bt, training=training, momentum=1.0 - momentum, eps=epsilon)
     expected_y = from_torch(y_t)
     ct = _cotangent(rng, expected_y.shape)
     y_t.backward(to_torch(ct))
@@ -536,9 +554,7 @@ def test_batch_norm_matches_torch(
     if layout == "nchw":
         static.update(axis=1)
     context = f"batch_norm {layout} x{x.shape} {static}"
-    y, new_mean, new_var = jax.jit(functools.partial(ops.batch_norm, **static))(
-        x, gamma, beta, mean, var
-    )
+    y, new_mean, new_var = jax.jit(functools.partial(ops.batch_norm, **static))(x, gamma, beta, mean, var)
     assert_close(new_mean, expected_mean, np.float32, err_msg=f"new_mean; {context}")
     assert_close(new_var, expected_var, np.float32, err_msg=f"new_var; {context}")
 
@@ -574,8 +590,14 @@ def test_dense_matches_torch_linear(lead, features, use_bias, seed):
     arrays = [x, k] + ([b] if use_bias else [])
     out, grads = _ours(ops.dense, arrays, ct)
     expected_grads = [to_np(xt.grad), to_np(kt.grad)] + ([to_np(bt.grad)] if use_bias else [])
-    _check(out, grads, to_np(out_t), expected_grads, ["x", "kernel", "bias"][: len(arrays)],
-           f"dense x{x.shape} kernel{k.shape}")
+    _check(
+        out,
+        grads,
+        to_np(out_t),
+        expected_grads,
+        ["x", "kernel", "bias"][: len(arrays)],
+        f"dense x{x.shape} kernel{k.shape}",
+    )
 
 
 _ACTIVATIONS = [
@@ -588,8 +610,7 @@ _ACTIVATIONS = [
 ]
 
 
-@pytest.mark.parametrize(("name", "static", "oracle"), _ACTIVATIONS,
-                         ids=[f"{n}{s}" for n, s, _ in _ACTIVATIONS])
+@pytest.mark.parametrize(("name", "static", "oracle"), _ACTIVATIONS, ids=[f"{n}{s}" for n, s, _ in _ACTIVATIONS])
 def test_activation_matches_torch(name, static, oracle):
     rng = np.random.default_rng(3)
     x = (rng.standard_normal((3, 4, 5)) * 4).astype(np.float32)
@@ -646,8 +667,7 @@ def _our_loss(loss):
     return getattr(ops, loss)
 
 
-_LOSSES = ["binary_crossentropy", "binary_crossentropy_logits", "mse", "mae",
-           "softmax_cross_entropy"]
+_LOSSES = ["binary_crossentropy", "binary_crossentropy_logits", "mse", "mae", "softmax_cross_entropy"]
 
 
 @pytest.mark.parametrize("loss", _LOSSES)
@@ -661,8 +681,11 @@ def test_loss_matches_torch(loss, n, d, seed):
     pred_t = t64(pred, requires_grad=True)
     diff_target = loss in ("mse", "mae")
     target_t = t64(target, requires_grad=True) if diff_target else None
-    value_t = (_torch_loss(loss, pred_t, target) if not diff_target
-               else {"mse": F.mse_loss, "mae": F.l1_loss}[loss](pred_t, target_t))
+    value_t = (
+        _torch_loss(loss, pred_t, target)
+        if not diff_target
+        else {"mse": F.mse_loss, "mae": F.l1_loss}[loss](pred_t, target_t)
+    )
     ct = np.float32(rng.standard_normal())
     value_t.backward(t64(ct))
     expected_grads = [to_np(pred_t.grad)] + ([to_np(target_t.grad)] if diff_target else [])
