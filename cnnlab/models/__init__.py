@@ -1,0 +1,49 @@
+"""cnnlab.models: the classic studies' networks, assembled from `cnnlab.nn`.
+
+Every model is built as `Model(rngs=nnx.Rngs(0))` with options keyword-only, takes NHWC
+floats in [0, 1], and carries its shape walk in its docstring. Classifiers return logits
+and have `predict` (probabilities); autoencoders return reconstructions and expose
+`encode`/`decode`. `functional` holds pure-function forward passes of some of them.
+"""
+
+from cnnlab.models.autoencoders import (
+    Autoencoder,
+    ConvAutoencoder,
+    DenoisingAutoencoder,
+    LeNetAutoencoder,
+    StridedAutoencoder,
+    WideLeNetAutoencoder,
+)
+from cnnlab.models.classifiers import CifarCNN, Classifier, LeNet5, LeNet5Improved, MnistCNN
+from cnnlab.models.functional import (
+    conv_autoencoder_params,
+    decoder_apply,
+    encoder_apply,
+    noise_to_digit_apply,
+    noise_to_digit_params,
+    stack_params,
+)
+from cnnlab.models.generators import NoiseToDigit
+from cnnlab.models.segmentation import Segmenter
+
+__all__ = [
+    "Autoencoder",
+    "CifarCNN",
+    "Classifier",
+    "ConvAutoencoder",
+    "DenoisingAutoencoder",
+    "LeNet5",
+    "LeNet5Improved",
+    "LeNetAutoencoder",
+    "MnistCNN",
+    "NoiseToDigit",
+    "Segmenter",
+    "StridedAutoencoder",
+    "WideLeNetAutoencoder",
+    "conv_autoencoder_params",
+    "decoder_apply",
+    "encoder_apply",
+    "noise_to_digit_apply",
+    "noise_to_digit_params",
+    "stack_params",
+]

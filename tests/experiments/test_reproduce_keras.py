@@ -1,0 +1,42 @@
+"""`experiments.reproduce_keras`: the quick configuration end to end, and the missing-framework message."""
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import keras  # noqa: F401  Keras probes for torch when first imported: import it before hiding torch
+import pytest
+
+from experiments import reproduce_keras
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+@pytest.mark.slow  # ~45 s on 2 CPU cores: two Keras fits and predicts compile, torch trains, three jits
+def test_quick_run_writes_metrics_figures_and_report(tmp_path):
+    """Run as users do, `python -m experiments.reproduce_keras --quick --out DIR`, in a fresh process."""
+    out = tmp_path / "rk"
+    proc = subprocess.run(
+        [sys.executable, "-m", "experiments.reproduce_keras", "--quick", "--out", str(out)],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert metrics["all_ok"] is True
+    assert metrics["conv_autoencoder"]["max_abs_diff"] <= 1e-5
+    assert metrics["mnist_cnn"]["max_abs_diff"] <= 1e-5
+    assert metrics["lenet5"]["max_abs_diff"] <= 1e-4
+    for name in ("autoencoder.png", "classifiers.png", "report.md", "conv_autoencoder.weights.h5"):
+        assert (out / name).stat().st_size > 0, name
+    assert "![autoencoder](autoencoder.png)" in (out / "report.md").read_text()
+
+
+@pytest.mark.parametrize("missing,needed", [("torch", "torch"), ("keras", "keras>=3")])
+def test_missing_framework_names_what_to_install(monkeypatch, missing, needed):
+    monkeypatch.setitem(sys.modules, missing, None)  # makes `import missing` raise ImportError
+    with pytest.raises(SystemExit, match=rf"reproduce_keras needs {needed}.*pip install 'cnnlab\[interop\]'"):
+        reproduce_keras._require_frameworks()

@@ -1,0 +1,88 @@
+"""`cnnlab.interop.torch`: PyTorch state dicts into our models, forward passes against PyTorch."""
+
+import jax.numpy as jnp
+import numpy as np
+import pytest
+import torch
+from flax import nnx
+
+from cnnlab import models, nn
+from cnnlab.interop import torch as tio
+from tests.tolerances import assert_close
+
+T = torch.nn
+
+
+def torch_lenet5(c1=6):
+    """LeNet-5 in PyTorch, NCHW, with padding=2 standing in for Keras's SAME 5x5."""
+    return T.Sequential(
+        T.Conv2d(1, c1, 5, padding=2), T.Tanh(), T.AvgPool2d(2),
+        T.Conv2d(c1, 16, 5), T.Tanh(), T.AvgPool2d(2), T.Flatten(),
+        T.Linear(400, 120), T.Tanh(), T.Linear(120, 84), T.Tanh(), T.Linear(84, 10),
+    )  # fmt: skip
+
+
+def _torch_forward(module, x_nhwc):
+    with torch.no_grad():
+        y = module(torch.from_numpy(np.ascontiguousarray(x_nhwc.transpose(0, 3, 1, 2))))
+    y = y.numpy()
+    return y.transpose(0, 2, 3, 1) if y.ndim == 4 else y
+
+
+def test_lenet5_from_pytorch_matches_pytorch():
+    """OIHW -> HWIO kernels, Linear transposes, and the NCHW flatten order before the first Dense."""
+    torch.manual_seed(0)
+    reference = torch_lenet5().eval()
+    model = models.LeNet5(rngs=nnx.Rngs(0))
+    tio.load_state_dict(model, reference.state_dict())
+    x = np.random.default_rng(0).uniform(size=(4, 28, 28, 1)).astype(np.float32)
+    assert_close(nnx.jit(lambda m, x: m(x))(model, jnp.asarray(x)), _torch_forward(reference, x))
+
+
+def test_transposed_conv_batch_norm_and_unflatten_from_pytorch():
+    """ConvTranspose2d (in, out, kh, kw) kernels, BatchNorm running statistics, Unflatten in CHW order."""
+    torch.manual_seed(1)
+    reference = T.Sequential(
+        T.Linear(4, 18), T.BatchNorm1d(18), T.ReLU(), T.Unflatten(1, (2, 3, 3)),
+        T.ConvTranspose2d(2, 3, 3, stride=2, padding=1, output_padding=1), T.BatchNorm2d(3), T.ReLU(),
+        T.Conv2d(3, 1, 3, padding=1),
+    )  # fmt: skip
+    for m in reference.modules():  # non-trivial running statistics
+        if isinstance(m, T.BatchNorm1d | T.BatchNorm2d):
+            m.running_mean.uniform_(-1, 1)
+            m.running_var.uniform_(0.5, 2)
+            m.weight.data.uniform_(0.5, 1.5)
+    reference.eval()
+    r = nnx.Rngs(0)
+    pt_bn = dict(epsilon=1e-5, momentum=0.9)  # PyTorch's defaults, in Keras's convention
+    model = nn.Sequential(
+        nn.Dense(4, 18, rngs=r), nn.BatchNorm(18, **pt_bn, rngs=r), nn.ACTIVATIONS["relu"], nn.Unflatten((3, 3, 2)),
+        nn.Conv2DTranspose(2, 3, 3, strides=2, padding=1, output_padding=1, rngs=r),
+        nn.BatchNorm(3, **pt_bn, rngs=r), nn.ACTIVATIONS["relu"],
+        nn.Conv2D(3, 1, 3, padding=1, rngs=r),
+    )  # fmt: skip
+    tio.load_state_dict(model, reference.state_dict())
+    model.eval()
+    z = np.random.default_rng(0).standard_normal((5, 4)).astype(np.float32)
+    with torch.no_grad():
+        expected = reference(torch.from_numpy(z)).numpy().transpose(0, 2, 3, 1)
+    assert_close(nnx.jit(lambda m, x: m(x))(model, jnp.asarray(z)), expected)
+
+
+def test_mismatches_name_the_layer_and_both_shapes():
+    model = models.LeNet5(rngs=nnx.Rngs(0))
+    before = np.asarray(model.layers[0].kernel[...])
+    with pytest.raises(
+        ValueError,
+        match=r"load_state_dict: layers\.0 \(Conv2D\) kernel has shape \(5, 5, 1, 6\), "
+        r"but PyTorch module '0' \(converted\) holds \(5, 5, 1, 8\)",
+    ):
+        tio.load_state_dict(model, torch_lenet5(c1=8).state_dict())
+    np.testing.assert_array_equal(model.layers[0].kernel[...], before)  # nothing written
+    with pytest.raises(ValueError, match=r"the model has 3 layers with weights, the state dict 5 modules"):
+        tio.load_state_dict(models.MnistCNN(rngs=nnx.Rngs(0)), torch_lenet5().state_dict())
+    with pytest.raises(ValueError, match=r"pass flatten_shape=\(H, W, C\)"):
+        tio.load_state_dict(
+            nn.Sequential(nn.Conv2D(1, 3, 1, rngs=nnx.Rngs(0)), nn.Flatten(), nn.Dense(6, 2, rngs=nnx.Rngs(0))),
+            T.Sequential(T.Conv2d(1, 3, 1), T.Flatten(), T.Linear(6, 2)).state_dict(),
+        )
