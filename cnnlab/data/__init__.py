@@ -11,8 +11,8 @@ from cnnlab.data.batching import iterate_batches as iterate_batches
 from cnnlab.data.batching import num_batches as num_batches
 from cnnlab.data.batching import take as take
 from cnnlab.data.batching import to_device as to_device
-from cnnlab.data.dataset import DataUnavailableError as DataUnavailableError
 from cnnlab.data.dataset import Dataset as Dataset
+from cnnlab.data.dataset import DataUnavailableError as DataUnavailableError
 from cnnlab.data.sources import OFFLINE_ANNOUNCEMENT as OFFLINE_ANNOUNCEMENT
 from cnnlab.data.sources import SOURCES as SOURCES
 from cnnlab.data.sources import load as load

@@ -40,8 +40,7 @@ def _pair(images: np.ndarray, labels: np.ndarray, where: str) -> tuple[np.ndarra
         images = images[..., None]
     if images.ndim != 4 or images.dtype != np.uint8:
         raise ValueError(
-            f"load: images in {where} are {images.dtype} {images.shape}; "
-            "need uint8 (N, H, W) or (N, H, W, C)"
+            f"load: images in {where} are {images.dtype} {images.shape}; need uint8 (N, H, W) or (N, H, W, C)"
         )
     if labels.ndim != 1 or not np.issubdtype(labels.dtype, np.integer):
         raise ValueError(f"load: labels in {where} are {labels.dtype} {labels.shape}; need integers (N,)")

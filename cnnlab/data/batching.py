@@ -58,8 +58,13 @@ def num_batches(num_examples: int, *, batch_size: int, remainder: str = "drop") 
     return -(-num_examples // batch_size)
 
 
-def epoch_indices(key, num_examples: int, *, batch_size: int, remainder: str = "drop",
-                  ) -> tuple[jax.Array, jax.Array]:
+def epoch_indices(
+    key,
+    num_examples: int,
+    *,
+    batch_size: int,
+    remainder: str = "drop",
+) -> tuple[jax.Array, jax.Array]:
     """The example indices of one epoch, cut into batches.
 
     Works eagerly and under ``jax.jit`` (``num_examples``, ``batch_size`` and ``remainder``
@@ -115,8 +120,7 @@ def _leading(fn: str, tree) -> int:
     sizes = {tuple(jnp.shape(a))[:1] for a in leaves}
     if len(sizes) != 1 or () in sizes:
         raise ValueError(
-            f"{fn}: every array needs the same leading dimension N; got shapes "
-            f"{[tuple(jnp.shape(a)) for a in leaves]}"
+            f"{fn}: every array needs the same leading dimension N; got shapes {[tuple(jnp.shape(a)) for a in leaves]}"
         )
     return sizes.pop()[0]
 

@@ -20,7 +20,7 @@ import os
 import numpy as np
 
 from cnnlab.data import _download, _files
-from cnnlab.data.dataset import KNOWN, DataUnavailableError, Dataset
+from cnnlab.data.dataset import KNOWN, Dataset, DataUnavailableError
 
 SOURCES = ("files", "tfds", "debian", "download", "offline")
 DEBIAN_DIRS = {"fashion_mnist": "/usr/share/datasets/fashion-mnist"}
@@ -248,8 +248,7 @@ _READERS = {
 
 def _help(name: str, split: str) -> str:
     lines = [
-        f"  - put {_files.describe_files(name, split)} in a directory DIR and call "
-        f"load({name!r}, data_dir=DIR)"
+        f"  - put {_files.describe_files(name, split)} in a directory DIR and call load({name!r}, data_dir=DIR)"
         if name in KNOWN
         else None,
         f"  - prepare it with tfds where TensorFlow is installed (`tfds build {name} "
@@ -264,8 +263,9 @@ def _help(name: str, split: str) -> str:
     return "\n".join(line for line in lines if line)
 
 
-def load(name: str, split: str = "train", *, data_dir: str | os.PathLike | None = None,
-         source: str = "auto") -> Dataset:
+def load(
+    name: str, split: str = "train", *, data_dir: str | os.PathLike | None = None, source: str = "auto"
+) -> Dataset:
     """Loads one split of an image-classification dataset into host memory.
 
     Args:
@@ -323,6 +323,8 @@ def load(name: str, split: str = "train", *, data_dir: str | os.PathLike | None 
             continue
         return Dataset(images, labels, class_names, where, name=name, split=split)
     raise DataUnavailableError(
-        f"load: no source could provide {name} split {split!r}. Tried:\n" + "\n".join(tried)
-        + "\nTo provide it, any one of:\n" + _help(name, split)
+        f"load: no source could provide {name} split {split!r}. Tried:\n"
+        + "\n".join(tried)
+        + "\nTo provide it, any one of:\n"
+        + _help(name, split)
     )

@@ -50,8 +50,15 @@ def _not_prepared(name, e) -> str:
     )
 
 
-def stream_batches(source: Sequence[dict], *, batch_size: int, key=None, remainder: str = "drop",
-                   image_key: str = "image", label_key: str = "label") -> Iterator[dict]:
+def stream_batches(
+    source: Sequence[dict],
+    *,
+    batch_size: int,
+    key=None,
+    remainder: str = "drop",
+    image_key: str = "image",
+    label_key: str = "label",
+) -> Iterator[dict]:
     """Reads one epoch from a random-access source, batch by batch, on the host.
 
     Args:

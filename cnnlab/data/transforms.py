@@ -248,9 +248,7 @@ def select_classes(ds: Dataset, classes, *, relabel: bool = False) -> Dataset:
     """
     classes = [int(c) for c in np.asarray(classes).reshape(-1)] if np.ndim(classes) else [int(classes)]
     if not classes or len(set(classes)) != len(classes) or any(not 0 <= c < ds.num_classes for c in classes):
-        raise ValueError(
-            f"select_classes: classes must be distinct indices in [0, {ds.num_classes}); got {classes}"
-        )
+        raise ValueError(f"select_classes: classes must be distinct indices in [0, {ds.num_classes}); got {classes}")
     keep = np.isin(ds.labels, classes)
     index = np.flatnonzero(keep)
     note = f"; classes {classes}"

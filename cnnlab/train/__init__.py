@@ -1,0 +1,40 @@
+"""cnnlab.train: fit, evaluate and predict any Flax NNX model; optimizers, checkpoints, history.
+
+See ``docs/train.md``. Every public name is listed here.
+"""
+
+from cnnlab.train.checkpoint import Checkpointer as Checkpointer
+from cnnlab.train.checkpoint import CheckpointError as CheckpointError
+from cnnlab.train.checkpoint import restore_model as restore_model
+from cnnlab.train.engine import NonFiniteLossError as NonFiniteLossError
+from cnnlab.train.engine import evaluate as evaluate
+from cnnlab.train.engine import fit as fit
+from cnnlab.train.engine import predict as predict
+from cnnlab.train.history import History as History
+from cnnlab.train.many import fit_many as fit_many
+from cnnlab.train.objectives import LOSSES as LOSSES
+from cnnlab.train.objectives import METRICS as METRICS
+from cnnlab.train.objectives import accuracy as accuracy
+from cnnlab.train.objectives import per_example as per_example
+from cnnlab.train.optimizers import OPTIMIZERS as OPTIMIZERS
+from cnnlab.train.optimizers import inverse_time_decay as inverse_time_decay
+from cnnlab.train.optimizers import make_optimizer as make_optimizer
+
+__all__ = [
+    "LOSSES",
+    "METRICS",
+    "OPTIMIZERS",
+    "CheckpointError",
+    "Checkpointer",
+    "History",
+    "NonFiniteLossError",
+    "accuracy",
+    "evaluate",
+    "fit",
+    "fit_many",
+    "inverse_time_decay",
+    "make_optimizer",
+    "per_example",
+    "predict",
+    "restore_model",
+]

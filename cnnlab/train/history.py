@@ -1,0 +1,101 @@
+"""`History`: what `fit` measured, epoch by epoch; saved as JSON, plotted as PNG."""
+
+import json
+import math
+import os
+from collections.abc import Sequence
+
+__all__ = ["History"]
+
+#: Keys that are timings, not curves: they differ between identical runs.
+TIMING_KEYS = ("time_s", "examples_per_s")
+
+
+class History:
+    """Per-epoch records, as Keras's ``History.history`` but one dict per epoch.
+
+    Each record holds ``epoch`` (1-based), ``loss`` and each metric on the training data
+    (the mean over the epoch's examples, in training mode, as Keras reports them),
+    ``val_loss`` / ``val_<metric>`` when there is validation data (evaluation mode),
+    ``time_s`` (wall time of the epoch, compilation included) and ``examples_per_s``.
+
+    Attributes:
+      records: list of dicts, one per completed epoch.
+      config: the run's config (loss, optimizer, batch size, seed, ...), JSON-able.
+
+    Example:
+      >>> history["val_accuracy"]          # one number per epoch
+      >>> history.save("history.json"); history.plot("curves.png")
+    """
+
+    def __init__(self, records: Sequence[dict] = (), config: dict | None = None):
+        self.records = [dict(r) for r in records]
+        self.config = dict(config or {})
+
+    def __len__(self) -> int:
+        return len(self.records)
+
+    def __getitem__(self, key: str) -> list:
+        """The values of ``key`` over the epochs, e.g. ``history["loss"]``."""
+        if not self.records or key not in self.records[0]:
+            known = sorted(self.records[0]) if self.records else []
+            raise KeyError(f"History: no {key!r} recorded; recorded: {known}")
+        return [r[key] for r in self.records]
+
+    def keys(self) -> list[str]:
+        """The recorded names, ``["epoch", "loss", ...]``."""
+        return list(self.records[0]) if self.records else []
+
+    def curves(self) -> list[dict]:
+        """The records without the timings: equal for two runs with the same seed."""
+        return [{k: v for k, v in r.items() if k not in TIMING_KEYS} for r in self.records]
+
+    def to_dict(self) -> dict:
+        """``{"config": ..., "records": [...]}``, what `save` writes."""
+        return {"config": self.config, "records": self.records}
+
+    def save(self, path: str | os.PathLike) -> None:
+        """Writes the history as JSON (non-finite numbers as ``null``)."""
+        def clean(v):
+            return None if isinstance(v, float) and not math.isfinite(v) else v
+
+        data = {"config": self.config, "records": [{k: clean(v) for k, v in r.items()} for r in self.records]}
+        with open(path, "w") as f:
+            json.dump(data, f, indent=1)
+
+    @classmethod
+    def load(cls, path: str | os.PathLike) -> "History":
+        """Reads a history written by `save`."""
+        with open(path) as f:
+            data = json.load(f)
+        if not isinstance(data, dict) or "records" not in data:
+            raise ValueError(f"History.load: {path} holds no 'records'; it was not written by History.save")
+        return cls(data["records"], data.get("config"))
+
+    def plot(self, path: str | os.PathLike) -> None:
+        """Writes a PNG (matplotlib, Agg): one panel per quantity, train and validation curves."""
+        # A bare Figure renders with Agg and leaves pyplot's global backend alone.
+        from matplotlib.figure import Figure
+        from matplotlib.ticker import MaxNLocator
+
+        if not self.records:
+            raise ValueError("History.plot: no epochs recorded")
+        names = [k for k in self.keys() if k not in ("epoch", *TIMING_KEYS) and not k.startswith("val_")]
+        fig = Figure(figsize=(4.5 * len(names), 3.5))
+        axes = fig.subplots(1, len(names), squeeze=False)
+        epochs = self["epoch"]
+        for ax, name in zip(axes[0], names):
+            ax.plot(epochs, self[name], "o-", label="train")
+            if f"val_{name}" in self.keys():
+                ax.plot(epochs, self[f"val_{name}"], "s--", label="validation")
+            ax.set_xlabel("epoch")
+            ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+            ax.set_ylabel(name)
+            ax.grid(alpha=0.3)
+            ax.legend()
+        fig.tight_layout()
+        fig.savefig(path, dpi=100)
+
+    def __repr__(self) -> str:
+        last = self.records[-1] if self.records else {}
+        return f"History({len(self)} epochs, last={last})"

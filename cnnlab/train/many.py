@@ -1,0 +1,133 @@
+"""`fit_many`: several models of one architecture trained at once, ``vmap`` over seeds.
+
+Each member is exactly what ``fit(make_model(nnx.Rngs(seed)), ..., seed=seed)`` trains
+(same initialisation, shuffling and dropout keys), but the epochs of all members run as
+one compiled program: the parameters and optimizer states are stacked on a leading axis
+and the epoch's scan is vectorised over it, the data shared. Useful for the "mean ± std
+over n seeds" that results report.
+"""
+
+import time
+from collections.abc import Callable, Sequence
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+from flax import nnx
+
+from cnnlab.train import objectives
+from cnnlab.train.engine import (
+    NonFiniteLossError,
+    _arrays,
+    _eval_sums,
+    _scan_epoch_impl,
+    _Spec,
+    _split,
+    _to_device,
+)
+from cnnlab.train.history import History
+from cnnlab.train.optimizers import resolve as resolve_optimizer
+
+__all__ = ["fit_many"]
+
+
+def fit_many(
+    make_model: Callable[[nnx.Rngs], nnx.Module],
+    seeds: Sequence[int],
+    train_data,
+    *,
+    loss,
+    optimizer,
+    epochs: int,
+    batch_size: int,
+    val_data=None,
+    metrics=None,
+    eval_batch_size: int = 256,
+) -> tuple[list[nnx.Module], list[History]]:
+    """Trains one model per seed, all at once.
+
+    Args:
+      make_model: builds the model from ``nnx.Rngs(seed)``; every member must have the
+        same structure.
+      seeds: one int per member; seeds the initialisation and the run (as `fit`'s ``seed``).
+      train_data, loss, optimizer, epochs, batch_size, val_data, metrics, eval_batch_size:
+        as for `fit` (no checkpoints, no ``augment``, no progress bar).
+
+    Returns:
+      ``(models, histories)``, one per seed, models in evaluation mode.
+
+    Raises:
+      NonFiniteLossError: some member's loss became NaN/inf; the message names its seed.
+    """
+    seeds = list(seeds)
+    if not seeds or not all(isinstance(s, int) and not isinstance(s, bool) for s in seeds):
+        raise ValueError(f"fit_many: seeds must be a non-empty sequence of ints; got {seeds!r}")
+    x, y = _arrays("fit_many", "train_data", train_data)
+    n = int(x.shape[0])
+    if isinstance(epochs, bool) or not isinstance(epochs, int) or epochs < 1:
+        raise ValueError(f"fit_many: epochs must be a positive int; got {epochs!r}")
+    if isinstance(batch_size, bool) or not isinstance(batch_size, int) or not 1 <= batch_size <= n:
+        raise ValueError(f"fit_many: batch_size must be an int in [1, {n}]; got {batch_size!r}")
+    loss_name, loss_fn = objectives.resolve_loss(loss)
+    metric_fns = objectives.resolve_metrics(metrics, loss_name)
+    tx, opt_config = resolve_optimizer(optimizer)
+
+    models = [make_model(nnx.Rngs(s)) for s in seeds]
+    graphs, parts = [], []
+    for m in models:
+        m.train()
+        g, *state = _split(m)
+        graphs.append(g)
+        parts.append(state)
+    if any(g != graphs[0] for g in graphs[1:]):
+        raise ValueError("fit_many: make_model built models of different structure for different seeds")
+    models[0].eval()
+    graph_eval = _split(models[0])[0]
+    params, keys, rest = (jax.tree.map(lambda *a: jnp.stack(a), *[p[i] for p in parts]) for i in range(3))
+    opt_state = jax.vmap(tx.init)(params)
+    bases = [jax.random.key(s) for s in seeds]
+    shuffle_keys = jnp.stack([jax.random.fold_in(b, 0) for b in bases])
+    step_keys = jnp.stack([jax.random.fold_in(b, 1) for b in bases])
+
+    steps = n // batch_size
+    spec = _Spec(graphs[0], loss_fn, tuple(metric_fns.items()), tx, None, n, batch_size)
+    data = _to_device(x, y)
+    names = ["loss", *metric_fns]
+    run_epoch = jax.jit(jax.vmap(lambda c, e, d, sk, tk: _scan_epoch_impl(spec, c, e, d, sk, tk),
+                                 in_axes=(0, None, None, 0, 0)))
+    if val_data is not None:
+        vdata = _to_device(*_arrays("fit_many", "val_data", val_data))
+        vn = int(vdata[0].shape[0])
+        fns = {"loss": loss_fn, **metric_fns}
+        run_eval = jax.jit(jax.vmap(lambda d, p, k, r: _eval_sums(graph_eval, fns, d, vn, eval_batch_size, p, k, r),
+                                    in_axes=(None, 0, 0, 0)))
+    config = {"loss": loss_name, "optimizer": opt_config, "batch_size": batch_size, "num_examples": n,
+              "metrics": sorted(metric_fns), "epochs": epochs}
+    histories = [History(config={**config, "seed": s}) for s in seeds]
+    carry = (params, keys, rest, opt_state, jnp.ones((len(seeds),), jnp.bool_))
+    for epoch in range(epochs):
+        t0 = time.perf_counter()
+        carry, (values, sums) = run_epoch(carry, jnp.int32(epoch), data, shuffle_keys, step_keys)
+        values = np.asarray(values)  # (members, steps)
+        if not np.all(np.isfinite(values)):
+            member, step = np.argwhere(~np.isfinite(values))[0]
+            raise NonFiniteLossError(
+                f"fit_many: the loss of seed {seeds[member]} became {values[member, step]} at epoch "
+                f"{epoch + 1}, step {step + 1} of {steps}; stopped",
+                epoch=epoch + 1, step=int(step) + 1, history=histories[member], checkpoint=None,
+            )
+        vs = run_eval(vdata, carry[0], carry[1], carry[2]) if val_data is not None else None
+        jax.block_until_ready(carry)
+        dt = time.perf_counter() - t0
+        for j, h in enumerate(histories):
+            record = {"epoch": epoch + 1}
+            record.update({k: float(np.sum(np.asarray(sums[k][j], np.float64))) / (steps * batch_size)
+                           for k in names})
+            if vs is not None:
+                record.update({f"val_{k}": float(vs[k][j]) / vn for k in names})
+            record.update(time_s=dt, examples_per_s=len(seeds) * steps * batch_size / dt)
+            h.records.append(record)
+    for j, m in enumerate(models):
+        nnx.update(m, *(jax.tree.map(lambda a, j=j: a[j], part) for part in carry[:3]))
+        m.eval()
+    return models, histories
