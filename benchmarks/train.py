@@ -18,8 +18,12 @@ peer's (above 1: cnnlab is faster).
 """
 
 import argparse
+import json
 import os
 import platform
+import resource
+import subprocess
+import sys
 import time
 
 os.environ.setdefault("KERAS_BACKEND", "jax")
@@ -37,7 +41,7 @@ def _cnnlab(x, y, batch, per_step):
     model = models.MnistCNN(rngs=nnx.Rngs(0))
     hist = train.fit(model, (x, y), loss="softmax_cross_entropy", optimizer="adam", epochs=2, batch_size=batch,
                      per_step=per_step, verbose=False)
-    return hist["time_s"][1]
+    return hist["time_s"], lambda xs: np.asarray(train.predict(model, xs))
 
 
 class _FlaxCNN(nnx.Module):
@@ -76,7 +80,7 @@ def _flax(x, y, batch):
             v = step(model, opt, rows)
         jax.block_until_ready(v)
         times.append(time.perf_counter() - t0)
-    return times[1]
+    return times, lambda xs: np.asarray(nnx.jit(lambda m, a: m(a))(model, jnp.asarray(xs, jnp.float32) / 255))
 
 
 def _keras(x, y, batch):
@@ -98,7 +102,7 @@ def _keras(x, y, batch):
         t0 = time.perf_counter()
         model.fit(xf, y, batch_size=batch, epochs=1, verbose=0, shuffle=True)
         times.append(time.perf_counter() - t0)
-    return times[1]
+    return times, lambda xs: np.asarray(model.predict(xs.astype(np.float32) / 255, batch_size=256, verbose=0))
 
 
 def _torch(x, y, batch):
@@ -124,7 +128,13 @@ def _torch(x, y, batch):
             loss.backward()
             opt.step()
         times.append(time.perf_counter() - t0)
-    return times[1]
+
+    def predict(xs):
+        net.eval()
+        with torch.no_grad():
+            return net(torch.from_numpy(xs.transpose(0, 3, 1, 2).astype(np.float32) / 255)).numpy()
+
+    return times, predict
 
 
 PEERS = {
@@ -136,26 +146,53 @@ PEERS = {
 }
 
 
+def _child(peer: str, batch: int, examples: int) -> dict:
+    """Run one framework at one batch size in this process; return its measurements."""
+    train_ds, test_ds = data.load("fashion_mnist"), data.load("fashion_mnist", "test")
+    x, y = train_ds.images[:examples], train_ds.labels[:examples]
+    steps = len(x) // batch
+    times, predict = PEERS[peer](x, y, batch)
+    logits = predict(test_ds.images[:TEST_EXAMPLES])
+    acc = float(np.mean(np.argmax(logits, -1) == test_ds.labels[:TEST_EXAMPLES]))
+    return {
+        "images_per_s": steps * batch / times[1],
+        "first_epoch_s": times[0],  # includes compilation
+        "test_accuracy": acc,
+        "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+    }
+
+
+TEST_EXAMPLES = 5000
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--examples", type=int, default=6400, help="training images per epoch")
     parser.add_argument("--batches", type=int, nargs="+", default=[32, 128])
+    parser.add_argument("--child", help=argparse.SUPPRESS)  # internal: run one peer, print JSON
     args = parser.parse_args()
-    ds = data.load("fashion_mnist")
-    x, y = ds.images[: args.examples], ds.labels[: args.examples]
+    if args.child:
+        print(json.dumps(_child(args.child, args.batches[0], args.examples)))
+        return
     print(f"{platform.processor() or platform.machine()}, {os.cpu_count()} cores, jax {jax.__version__} "
-          f"({jax.default_backend()}), {len(x)} Fashion-MNIST images, MnistCNN, adam; second epoch timed")
+          f"({jax.default_backend()}), {args.examples} Fashion-MNIST training images, MnistCNN, adam; "
+          f"second epoch timed, accuracy on {TEST_EXAMPLES} test images after two epochs; "
+          "each framework in its own process")
     for batch in args.batches:
-        rate = {}
-        for name, run in PEERS.items():
-            steps = len(x) // batch
-            rate[name] = steps * batch / run(x, y, batch)
-        ours = rate["cnnlab scan"]
+        res = {}
+        for name in PEERS:
+            cmd = [sys.executable, __file__, "--child", name, "--batches", str(batch), "--examples", str(args.examples)]
+            out = subprocess.run(cmd, capture_output=True, text=True, check=True).stdout
+            res[name] = json.loads(out.strip().splitlines()[-1])
+        ours = res["cnnlab scan"]["images_per_s"]
         print(f"\nbatch {batch}")
-        print(f"| {'framework':<20} | {'images/s':>9} | {'cnnlab scan / it':>16} |")
-        print(f"| {'-' * 20} | {'-' * 9}: | {'-' * 16}: |")
-        for name, r in rate.items():
-            print(f"| {name:<20} | {r:>9.0f} | {ours / r:>16.2f} |")
+        print("| framework | images/s | cnnlab scan / it | first epoch s (compile) | test acc | peak RSS MB |")
+        print("| --- | ---: | ---: | ---: | ---: | ---: |")
+        for name, r in res.items():
+            print(
+                f"| {name} | {r['images_per_s']:.0f} | {ours / r['images_per_s']:.2f} | {r['first_epoch_s']:.1f} "
+                f"| {r['test_accuracy']:.3f} | {r['peak_rss_mb']:.0f} |"
+            )
 
 
 if __name__ == "__main__":
