@@ -25,6 +25,19 @@ class _ConvBase(nnx.Module):
 
     _name = "Conv"
 
+    def _configure(self, n, in_features, out_features, kernel_size, strides, dilation, padding, activation):
+        """Check and store the static configuration; sizes as `n`-tuples (plain ints when `n == 1`)."""
+        check_features(self._name, in_features=in_features, out_features=out_features)
+        self.in_features, self.out_features = in_features, out_features
+        sizes = {
+            name: ntuple(self._name, name, value, n)
+            for name, value in (("kernel_size", kernel_size), ("strides", strides), ("dilation", dilation))
+        }
+        for name, value in sizes.items():
+            setattr(self, name, value[0] if n == 1 else value)
+        self.padding = resolve_padding(self._name, padding)
+        self.activation = resolve_activation(self._name, activation)
+
     def _init_params(self, kernel_shape, bias_features, use_bias, kernel_init, bias_init, dtype, rngs):
         self.kernel = nnx.Param(kernel_init(rngs.params(), kernel_shape, dtype))
         self.bias = nnx.Param(bias_init(rngs.params(), (bias_features,), dtype)) if use_bias else None
@@ -76,13 +89,7 @@ class Conv2D(_ConvBase):
         dtype=jax.numpy.float32,
         rngs: nnx.Rngs,
     ):
-        check_features(self._name, in_features=in_features, out_features=out_features)
-        self.in_features, self.out_features = in_features, out_features
-        self.kernel_size = ntuple(self._name, "kernel_size", kernel_size, 2)
-        self.strides = ntuple(self._name, "strides", strides, 2)
-        self.dilation = ntuple(self._name, "dilation", dilation, 2)
-        self.padding = resolve_padding(self._name, padding)
-        self.activation = resolve_activation(self._name, activation)
+        self._configure(2, in_features, out_features, kernel_size, strides, dilation, padding, activation)
         shape = (*self.kernel_size, in_features, out_features)
         self._init_params(shape, out_features, use_bias, kernel_init, bias_init, dtype, rngs)
 
@@ -124,13 +131,7 @@ class Conv1D(_ConvBase):
         dtype=jax.numpy.float32,
         rngs: nnx.Rngs,
     ):
-        check_features(self._name, in_features=in_features, out_features=out_features)
-        self.in_features, self.out_features = in_features, out_features
-        (self.kernel_size,) = ntuple(self._name, "kernel_size", kernel_size, 1)
-        (self.strides,) = ntuple(self._name, "strides", strides, 1)
-        (self.dilation,) = ntuple(self._name, "dilation", dilation, 1)
-        self.padding = resolve_padding(self._name, padding)
-        self.activation = resolve_activation(self._name, activation)
+        self._configure(1, in_features, out_features, kernel_size, strides, dilation, padding, activation)
         shape = (self.kernel_size, in_features, out_features)
         self._init_params(shape, out_features, use_bias, kernel_init, bias_init, dtype, rngs)
 
@@ -184,14 +185,8 @@ class Conv2DTranspose(_ConvBase):
         dtype=jax.numpy.float32,
         rngs: nnx.Rngs,
     ):
-        check_features(self._name, in_features=in_features, out_features=out_features)
-        self.in_features, self.out_features = in_features, out_features
-        self.kernel_size = ntuple(self._name, "kernel_size", kernel_size, 2)
-        self.strides = ntuple(self._name, "strides", strides, 2)
-        self.dilation = ntuple(self._name, "dilation", dilation, 2)
+        self._configure(2, in_features, out_features, kernel_size, strides, dilation, padding, activation)
         self.output_padding = output_padding
-        self.padding = resolve_padding(self._name, padding)
-        self.activation = resolve_activation(self._name, activation)
         shape = (*self.kernel_size, out_features, in_features)
         self._init_params(shape, out_features, use_bias, kernel_init, bias_init, dtype, rngs)
 
