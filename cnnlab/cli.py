@@ -1,16 +1,72 @@
-"""The `cnnlab` command."""
+"""The `cnnlab` command: ``demo``, ``list``, ``run NAME``, ``report``."""
 
 import argparse
 import sys
 
 
+def _list() -> int:
+    import experiments
+
+    width = max(map(len, experiments.EXPERIMENTS))
+    for name in experiments.EXPERIMENTS:
+        print(f"{name:{width}s}  {experiments.get(name).summary}")
+    print("\nrun one with `cnnlab run NAME [--quick]`; `cnnlab run NAME --help` lists its options")
+    return 0
+
+
+def _run(argv: list[str]) -> int:
+    import experiments
+    from experiments import _harness
+
+    if not argv or argv[0] in ("-h", "--help"):
+        print("usage: cnnlab run NAME [--quick] [--epochs N] [--batch-size B] [--data-dir D] [--dataset D] [--seed S]\n"
+              "                     [--out DIR] [--checkpoint-dir DIR] [--resume] [--device cpu|gpu|tpu] [--quiet]\n"
+              f"experiments: {', '.join(experiments.EXPERIMENTS)}")
+        return 0 if argv else 2
+    name, rest = argv[0], argv[1:]
+    try:
+        study = experiments.get(name)
+    except KeyError as e:
+        print(f"cnnlab run: error: {e.args[0]}", file=sys.stderr)
+        return 2
+    return _harness.run_study(study, rest)
+
+
+def _report(argv: list[str]) -> int:
+    parser = argparse.ArgumentParser(prog="cnnlab report", description="rebuild docs/RESULTS.md from results/")
+    parser.add_argument("--results", default="results", help="folder of runs (default: %(default)s)")
+    parser.add_argument("--out", default="docs/RESULTS.md", help="markdown file to write (default: %(default)s)")
+    parser.add_argument("--no-figures", action="store_true", help="do not copy the figures next to it")
+    args = parser.parse_args(argv)
+    from experiments import _report as report
+
+    try:
+        path = report.build(args.results, args.out, figures=not args.no_figures)
+    except FileNotFoundError as e:
+        print(f"cnnlab report: error: {e}", file=sys.stderr)
+        return 2
+    print(f"wrote {path}")
+    return 0
+
+
 def main(argv=None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    # `run` and `report` parse their own options (a study's --help lists them).
+    if argv and argv[0] == "run":
+        return _run(argv[1:])
+    if argv and argv[0] == "report":
+        return _report(argv[1:])
     parser = argparse.ArgumentParser(prog="cnnlab", description="cnnlab: classic CNNs in JAX.")
     sub = parser.add_subparsers(dest="command", required=True)
     demo = sub.add_parser("demo", help="run every operator on a built-in image, check it against jax.lax, draw it")
     demo.add_argument("--out", default="results/ops_demo", help="output directory (default: %(default)s)")
+    sub.add_parser("list", help="the experiments, one line each")
+    sub.add_parser("run", help="run an experiment: cnnlab run NAME [--quick] ... (cnnlab run NAME --help)")
+    sub.add_parser("report", help="rebuild docs/RESULTS.md from the results folders")
     args = parser.parse_args(argv)
 
+    if args.command == "list":
+        return _list()
     if args.command == "demo":
         from cnnlab import demo as demo_mod
 

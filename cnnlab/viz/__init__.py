@@ -1,0 +1,13 @@
+"""cnnlab.viz: matplotlib figures for the experiments.
+
+Each function returns a matplotlib ``Figure`` and saves nothing; the experiment harness
+(``Run.figure``) writes it. matplotlib picks its non-interactive backend
+(Agg) by itself on a machine without a display.
+"""
+
+from cnnlab.viz.curves import compare_histories as compare_histories
+from cnnlab.viz.curves import sweep_curves as sweep_curves
+from cnnlab.viz.images import image_rows as image_rows
+from cnnlab.viz.images import to_display as to_display
+
+__all__ = ["compare_histories", "image_rows", "sweep_curves", "to_display"]

@@ -1,0 +1,77 @@
+"""Training curves: several runs on one figure, and the mean and spread of seed sweeps."""
+
+from collections.abc import Mapping, Sequence
+
+import numpy as np
+
+__all__ = ["compare_histories", "sweep_curves"]
+
+
+def _records(h) -> list[dict]:
+    return h.records if hasattr(h, "records") else list(h)
+
+
+def compare_histories(histories: Mapping[str, object], keys: Sequence[str] = ("loss",), *, title: str | None = None):
+    """One panel per quantity; each run's training curve solid and validation curve dashed.
+
+    Args:
+      histories: label -> `cnnlab.train.History` (or its list of records).
+      keys: quantities, e.g. ``("loss", "accuracy")``; ``val_<key>`` is drawn when recorded.
+      title: the figure's title.
+
+    Returns:
+      A matplotlib ``Figure``.
+    """
+    import matplotlib.pyplot as plt
+    from matplotlib.ticker import MaxNLocator
+
+    fig, axes = plt.subplots(1, len(keys), figsize=(5 * len(keys), 3.6), squeeze=False)
+    for ax, key in zip(axes[0], keys):
+        for i, (label, h) in enumerate(histories.items()):
+            rec = _records(h)
+            ep = [r["epoch"] for r in rec]
+            color = f"C{i}"
+            if key in rec[0]:
+                ax.plot(ep, [r[key] for r in rec], "-", color=color, label=f"{label} (train)")
+            if f"val_{key}" in rec[0]:
+                ax.plot(ep, [r[f"val_{key}"] for r in rec], "--", color=color, label=f"{label} (validation)")
+        ax.set_xlabel("epoch")
+        ax.set_ylabel(key.replace("_", " "))
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+        ax.grid(alpha=0.3)
+        ax.legend(fontsize=8)
+    if title:
+        fig.suptitle(title)
+    fig.tight_layout()
+    return fig
+
+
+def sweep_curves(groups: Mapping[str, Sequence[object]], key: str, *, title: str | None = None):
+    """Mean and min-max band over seeds of ``key`` per epoch, one colour per group.
+
+    Args:
+      groups: label -> the histories of that group's seeds (same number of epochs).
+      key: the quantity, e.g. ``"val_accuracy"``.
+
+    Returns:
+      A matplotlib ``Figure``.
+    """
+    import matplotlib.pyplot as plt
+    from matplotlib.ticker import MaxNLocator
+
+    fig, ax = plt.subplots(figsize=(6, 4))
+    for i, (label, hs) in enumerate(groups.items()):
+        values = np.array([[r[key] for r in _records(h)] for h in hs], dtype=float)
+        ep = np.arange(1, values.shape[1] + 1)
+        mean = values.mean(0)
+        ax.plot(ep, mean, "-", color=f"C{i}", label=f"{label} (mean of {len(hs)} seeds)")
+        ax.fill_between(ep, values.min(0), values.max(0), color=f"C{i}", alpha=0.2)
+    ax.set_xlabel("epoch")
+    ax.set_ylabel(key.replace("_", " "))
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=8)
+    if title:
+        ax.set_title(title)
+    fig.tight_layout()
+    return fig

@@ -1,0 +1,421 @@
+"""The experiment harness: options, data, training, figures, ``metrics.json`` and ``report.md``.
+
+A study is a module in `experiments` holding one `Study` named ``STUDY``, whose ``run``
+takes a `Run`. The harness parses the common options (`add_options`), merges the study's
+defaults, its ``--quick`` overrides and the command line into ``run.cfg``, picks the
+device, and after ``run`` returns writes ``OUT/metrics.json`` and ``OUT/report.md``. A
+study only loads data, trains, draws and states its numbers:
+
+    def run(r: Run) -> None:
+        train, test = r.data("train"), r.data("test")
+        model = models.MnistCNN(rngs=nnx.Rngs(r.seed))
+        r.fit(model, r.prepared(train), loss="softmax_cross_entropy", optimizer="adam")
+        acc = train_lib.evaluate(model, r.prepared(test), loss="softmax_cross_entropy")["accuracy"]
+        r.metric(test_accuracy=acc)
+        r.compare("test accuracy", acc, 0.982, source="Keras MNIST CNN example")
+        r.figure(fig, "curves.png", "Training and validation curves.")
+
+    STUDY = Study("mnist-cnn", "MnistCNN, Adam, 5 epochs", run, defaults=dict(epochs=5, ...))
+
+Bad options and unavailable data end in a one-line `UsageError` (exit status 2), not
+a traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import json
+import os
+import platform
+import shlex
+import sys
+import time
+from collections.abc import Callable, Mapping
+from pathlib import Path
+from typing import Any
+
+__all__ = ["DATASETS", "DEVICES", "Run", "Study", "UsageError", "add_options", "main", "run_study"]
+
+#: ``--dataset`` values a study may accept (those cnnlab.data loads by name).
+DATASETS = ("mnist", "fashion_mnist", "cifar10")
+#: ``--device`` values and the JAX platform each selects.
+DEVICES = {"cpu": "cpu", "gpu": "cuda", "tpu": "tpu"}
+
+
+class UsageError(Exception):
+    """A bad option or unavailable input: printed as one line, exit status 2."""
+
+
+@dataclasses.dataclass(frozen=True)
+class Study:
+    """One experiment.
+
+    Attributes:
+      name: the name ``cnnlab run`` takes, e.g. ``"mnist-cnn"``.
+      summary: one line for ``cnnlab list``.
+      run: ``run(r: Run) -> None``; does the work through ``r``.
+      defaults: the full configuration; must hold ``epochs``, ``batch_size``, ``dataset``
+        (and any study-specific keys, which ``run`` reads from ``r.cfg``).
+      quick: overrides for ``--quick``: small enough for CI, still on real images.
+      datasets: the ``--dataset`` values the study accepts.
+      reference: the classic study reproduced, in words, for the report.
+    """
+
+    name: str
+    summary: str
+    run: Callable[[Run], None]
+    defaults: Mapping[str, Any]
+    quick: Mapping[str, Any] = dataclasses.field(default_factory=dict)
+    datasets: tuple[str, ...] = ("mnist", "fashion_mnist")
+    reference: str = ""
+
+    def __post_init__(self):
+        missing = {"epochs", "batch_size", "dataset"} - set(self.defaults)
+        if missing:
+            raise ValueError(f"Study {self.name!r}: defaults lack {sorted(missing)}")
+        unknown = set(self.quick) - set(self.defaults)
+        if unknown:
+            raise ValueError(f"Study {self.name!r}: quick overrides unknown keys {sorted(unknown)}")
+
+    @property
+    def module(self) -> str:
+        return "experiments." + self.name.replace("-", "_")
+
+
+def add_options(parser: argparse.ArgumentParser) -> None:
+    """The options every study takes (``cnnlab run NAME ...`` and ``python -m experiments.NAME ...``)."""
+    parser.add_argument("--quick", action="store_true", help="a small configuration (seconds to a minute on 2 cores)")
+    parser.add_argument("--epochs", type=int, help="training epochs (default: the study's)")
+    parser.add_argument("--batch-size", type=int, help="training batch size (default: the study's)")
+    parser.add_argument("--data-dir", help="a directory holding the dataset's files (IDX, mnist.npz, CIFAR batches)")
+    parser.add_argument("--dataset", help="which dataset (default: the study's)")
+    parser.add_argument("--seed", type=int, default=0, help="seed for initialisation, shuffling and noise (default: 0)")
+    parser.add_argument("--out", help="output directory (default: results/NAME)")
+    parser.add_argument("--checkpoint-dir", help="save orbax checkpoints here (one subdirectory per trained model)")
+    parser.add_argument("--resume", action="store_true", help="continue from the checkpoints (default dir: OUT/checkpoints)")
+    parser.add_argument("--device", choices=sorted(DEVICES), help="run on this JAX platform (default: JAX's choice)")
+    parser.add_argument("--quiet", action="store_true", help="no progress output")
+
+
+class Run:
+    """What a study works through: its configuration, data, training, figures and numbers.
+
+    Attributes:
+      study: the `Study`.
+      cfg: the merged configuration (defaults, then ``--quick``, then the command line).
+      quick: whether ``--quick`` was given.
+      seed: the ``--seed``.
+      out: the output directory (created).
+      metrics: the headline numbers, plain names (``test_accuracy``) to floats.
+    """
+
+    def __init__(self, study: Study, args: argparse.Namespace, argv: list[str]):
+        self.study = study
+        self.quick = bool(args.quick)
+        self.seed = int(args.seed)
+        self.verbose = not args.quiet
+        cfg = dict(study.defaults)
+        if self.quick:
+            cfg.update(study.quick)
+        for key in ("epochs", "batch_size", "dataset"):
+            value = getattr(args, key)
+            if value is not None:
+                cfg[key] = value
+        cfg["seed"] = self.seed
+        self.cfg = cfg
+        self.data_dir = args.data_dir
+        default_out = f"results/{study.name}"
+        if cfg["dataset"] != study.defaults["dataset"]:
+            default_out += f"-{cfg['dataset']}"
+        self.out = Path(args.out or default_out)
+        ckpt = args.checkpoint_dir or (str(self.out / "checkpoints") if args.resume else None)
+        self.checkpoint_dir = None if ckpt is None else Path(ckpt)
+        self.resume = bool(args.resume)
+        self.command = " ".join(["cnnlab", "run", study.name, *map(shlex.quote, argv)])
+        self.metrics: dict[str, Any] = {}
+        self.histories: dict[str, Any] = {}
+        self.references: list[dict] = []
+        self.figures: list[dict] = []
+        self.sections: list[str] = []
+        self.data_info: dict[str, Any] = {}
+        self._t0 = time.perf_counter()
+
+    # -- progress ---------------------------------------------------------------------------
+    def log(self, message: str) -> None:
+        """A progress line on stderr, ``[name] message`` (silent with ``--quiet``)."""
+        if self.verbose:
+            print(f"[{self.study.name}] {message}", file=sys.stderr, flush=True)
+
+    # -- data -------------------------------------------------------------------------------
+    def data(self, split: str = "train", name: str | None = None):
+        """Loads ``split`` of ``name`` (default: the configured dataset) with ``--data-dir``.
+
+        The first train and test splits loaded are recorded as the run's ``data``.
+        """
+        from cnnlab import data as cdata
+
+        name = name or self.cfg["dataset"]
+        self.log(f"loading {name} {split}")
+        try:
+            if self.data_dir is not None:
+                ds = cdata.load(name, split, data_dir=self.data_dir, source="files")
+            else:
+                ds = cdata.load(name, split)
+        except cdata.DataUnavailableError as e:
+            if self.data_dir is not None:
+                raise UsageError(f"--data-dir {self.data_dir}: {_first_line(e)}") from None
+            raise UsageError(f"dataset {name!r} is not available here:\n{e}") from None
+        except ValueError as e:
+            where = f"--data-dir {self.data_dir}: " if self.data_dir is not None else ""
+            raise UsageError(where + _first_line(e)) from None
+        info = self.data_info
+        info.setdefault("name", name)
+        if name == info["name"]:
+            info.setdefault("source", ds.source)
+            info.setdefault(f"n_{split}", int(len(ds.labels)))
+        return ds
+
+    # -- training ---------------------------------------------------------------------------
+    def check_batch(self, n: int, what: str = "training examples") -> None:
+        """A one-line error when the batch size cannot make one batch of ``n`` examples."""
+        b = self.cfg["batch_size"]
+        if b > n:
+            raise UsageError(f"--batch-size {b} is larger than the {n} {what}; use at most {n}")
+
+    def fit(self, model, train_data, *, tag: str = "model", **kwargs):
+        """`cnnlab.train.fit` with the run's epochs, batch size, seed, checkpoints and progress.
+
+        ``tag`` names the model in ``metrics.json``'s ``history`` and its checkpoint
+        subdirectory; keyword arguments go to ``fit`` (they override the run's).
+        """
+        from cnnlab import train
+
+        n = len(train_data[0]) if isinstance(train_data, tuple) else len(train_data.labels)
+        self.check_batch(n)
+        kw = dict(epochs=self.cfg["epochs"], batch_size=self.cfg["batch_size"], seed=self.seed, verbose=self.verbose)
+        if self.checkpoint_dir is not None:
+            kw.update(checkpoint_dir=str((self.checkpoint_dir / tag).resolve()), resume=self.resume)
+        kw.update(kwargs)
+        self.log(f"training {tag}: {type(model).__name__}, {kw['epochs']} epochs of {n} examples, batch {kw['batch_size']}")
+        history = train.fit(model, train_data, **kw)
+        self.histories[tag] = history
+        last = history.records[-1]
+        shown = ", ".join(f"{k} {v:.4g}" for k, v in last.items() if k not in ("epoch", "time_s", "examples_per_s"))
+        self.log(f"trained {tag}: {shown} ({sum(history['time_s']):.1f} s)")
+        return history
+
+    def record_history(self, tag: str, history) -> None:
+        """Keeps a `History` trained outside `fit` (e.g. by ``fit_many``) for ``metrics.json``."""
+        self.histories[tag] = history
+
+    # -- results ----------------------------------------------------------------------------
+    def metric(self, **values) -> None:
+        """Records headline numbers under plain names (``test_accuracy=0.98``)."""
+        for k, v in values.items():
+            self.metrics[k] = _plain(v)
+
+    def compare(self, quantity: str, ours: float, reference, *, source: str = "", note: str = "") -> None:
+        """A row of the report's table: our number beside the classic study's.
+
+        Args:
+          quantity: what is compared, in words ("test accuracy after 5 epochs").
+          ours: our number.
+          reference: the reference's number, or a goal written as a string (">= 0.993"),
+            or None when the original reports none.
+          source: where the reference number comes from.
+          note: anything a reader needs (different data, fewer epochs).
+        """
+        self.references.append(
+            dict(quantity=quantity, ours=_plain(ours), reference=_plain(reference), source=source, note=note)
+        )
+
+    def figure(self, fig, filename: str, caption: str) -> Path:
+        """Saves a matplotlib figure as ``OUT/filename`` (PNG) and shows it in the report with ``caption``."""
+        path = self.out / filename
+        fig.savefig(path, dpi=110, bbox_inches="tight")
+        import matplotlib.pyplot as plt
+
+        plt.close(fig)
+        self.figures.append(dict(file=filename, caption=caption))
+        self.log(f"wrote {path}")
+        return path
+
+    def section(self, markdown: str) -> None:
+        """A paragraph (markdown) for the report, after the table and before the figures."""
+        self.sections.append(markdown.strip())
+
+    # -- the end ----------------------------------------------------------------------------
+    def finish(self) -> dict:
+        """Writes ``metrics.json`` and ``report.md``; returns what ``metrics.json`` holds."""
+        record = {
+            "experiment": self.study.name,
+            "summary": self.study.summary,
+            "command": self.command,
+            "quick": self.quick,
+            "config": {k: _plain(v) for k, v in self.cfg.items()},
+            "data": self.data_info,
+            "metrics": self.metrics,
+            "references": self.references,
+            "history": {k: h.records for k, h in self.histories.items()},
+            "figures": self.figures,
+            "versions": versions(),
+            "device": device_description(),
+            "wall_seconds": round(time.perf_counter() - self._t0, 2),
+        }
+        (self.out / "metrics.json").write_text(json.dumps(record, indent=1, default=_plain))
+        (self.out / "report.md").write_text(render_report(record, self.study, self.sections))
+        return record
+
+
+def _first_line(e: BaseException) -> str:
+    text = str(e).strip()
+    return text.splitlines()[0] if text else type(e).__name__
+
+
+def _plain(v):
+    """JSON-able: NumPy/JAX scalars to Python numbers, arrays to lists, NaN/inf to None."""
+    import math
+
+    if hasattr(v, "tolist"):
+        v = v.tolist()
+    if isinstance(v, float) and not math.isfinite(v):
+        return None
+    if isinstance(v, dict):
+        return {str(k): _plain(x) for k, x in v.items()}
+    if isinstance(v, list | tuple):
+        return [_plain(x) for x in v]
+    return v
+
+
+def versions() -> dict[str, str]:
+    """Versions of Python and the libraries a result depends on."""
+    from importlib import metadata
+
+    out = {"python": platform.python_version()}
+    for pkg in ("cnnlab", "jax", "jaxlib", "flax", "optax", "orbax-checkpoint", "numpy"):
+        try:
+            out[pkg] = metadata.version(pkg)
+        except metadata.PackageNotFoundError:
+            pass
+    return out
+
+
+def device_description() -> str:
+    import jax
+
+    d = jax.devices()[0]
+    kind = getattr(d, "device_kind", d.platform)
+    return f"{len(jax.devices())} x {d.platform} ({kind}), {os.cpu_count()} CPU cores"
+
+
+def _fmt(v) -> str:
+    if v is None:
+        return "—"
+    if isinstance(v, bool):
+        return "yes" if v else "no"
+    if isinstance(v, float):
+        return f"{v:.4g}" if abs(v) >= 1e-3 or v == 0 else f"{v:.3e}"
+    return str(v)
+
+
+def render_report(record: dict, study: Study, sections: list[str]) -> str:
+    """``report.md``: the comparison table, the study's paragraphs, the figures, provenance."""
+    lines = [f"# {record['experiment']}: {record['summary']}", ""]
+    if study.reference:
+        lines += [f"Reproduces: {study.reference}", ""]
+    if record["quick"]:
+        lines += ["**Quick run** (`--quick`): a small configuration for tests; not comparable to the references.", ""]
+    lines += [f"Command: `{record['command']}`", ""]
+    if record["references"]:
+        lines += ["| quantity | cnnlab | reference | reference source | note |", "| --- | --- | --- | --- | --- |"]
+        for row in record["references"]:
+            lines.append(
+                f"| {row['quantity']} | {_fmt(row['ours'])} | {_fmt(row['reference'])} | {row['source']} | {row['note']} |"
+            )
+        lines.append("")
+    other = {k: v for k, v in record["metrics"].items() if not isinstance(v, dict | list)}
+    if other:
+        lines += ["Metrics: " + ", ".join(f"`{k}` {_fmt(v)}" for k, v in other.items()), ""]
+    for s in sections:
+        lines += [s, ""]
+    for fig in record["figures"]:
+        lines += [f"![{fig['file']}]({fig['file']})", "", fig["caption"], ""]
+    d = record["data"]
+    counts = ", ".join(f"{d[k]} {k[2:]}" for k in sorted(d) if k.startswith("n_"))
+    lines += [
+        f"Data: {d.get('name', '?')} ({counts}) from {d.get('source', '?')}.",
+        "",
+        f"Config: `{json.dumps(record['config'])}`.",
+        "",
+        f"Device: {record['device']}. Versions: {', '.join(f'{k} {v}' for k, v in record['versions'].items())}. "
+        f"Wall time {record['wall_seconds']:.1f} s.",
+        "",
+    ]
+    return "\n".join(lines)
+
+
+def _select_device(device: str | None) -> None:
+    if device is None:
+        return
+    import jax
+
+    platform_name = DEVICES[device]
+    try:
+        jax.config.update("jax_platforms", platform_name)
+        jax.devices()
+    except RuntimeError as e:
+        raise UsageError(
+            f"--device {device}: JAX has no {platform_name} backend here ({_first_line(e)}); "
+            "install the matching jax build (e.g. pip install 'jax[cuda12]') or choose --device cpu"
+        ) from None
+
+
+def _check_out(out: Path) -> None:
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+        probe = out / ".cnnlab-write-test"
+        probe.write_text("")
+        probe.unlink()
+    except OSError as e:
+        raise UsageError(f"--out {out}: cannot write there ({e.strerror or e})") from None
+
+
+def run_study(study: Study, argv: list[str] | None = None, *, prog: str | None = None) -> int:
+    """Parses ``argv``, runs ``study``, writes its results; returns the exit status."""
+    argv = list(sys.argv[1:] if argv is None else argv)
+    parser = argparse.ArgumentParser(prog=prog or f"cnnlab run {study.name}", description=study.summary)
+    add_options(parser)
+    args = parser.parse_args(argv)
+    try:
+        if args.epochs is not None and args.epochs < 1:
+            raise UsageError(f"--epochs must be at least 1; got {args.epochs}")
+        if args.batch_size is not None and args.batch_size < 1:
+            raise UsageError(f"--batch-size must be at least 1; got {args.batch_size}")
+        if args.dataset is not None and args.dataset not in study.datasets:
+            raise UsageError(f"--dataset {args.dataset!r}: {study.name} runs on {', '.join(study.datasets)}")
+        if args.data_dir is not None and not os.path.isdir(args.data_dir):
+            raise UsageError(f"--data-dir {args.data_dir}: no such directory")
+        run = Run(study, args, argv)
+        _check_out(run.out)
+        _select_device(args.device)
+        run.log(f"writing to {run.out}/" + (" (quick configuration)" if run.quick else ""))
+        study.run(run)
+        record = run.finish()
+    except UsageError as e:
+        print(f"{parser.prog}: error: {e}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print(f"{parser.prog}: interrupted", file=sys.stderr)
+        return 130
+    files = ["report.md", "metrics.json", *(f["file"] for f in record["figures"])]
+    print(f"{study.name}: done in {record['wall_seconds']:.0f} s; wrote {run.out}/: {', '.join(files)}")
+    for row in record["references"]:
+        print(f"  {row['quantity']}: {_fmt(row['ours'])} (reference {_fmt(row['reference'])})")
+    print(f"  open {run.out}/report.md to see the figures beside the numbers")
+    return 0
+
+
+def main(study: Study) -> None:
+    """``python -m experiments.NAME``: run the study with the command line's options."""
+    sys.exit(run_study(study, prog=f"python -m {study.module}"))
