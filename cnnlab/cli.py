@@ -19,9 +19,11 @@ def _run(argv: list[str]) -> int:
     from experiments import _harness
 
     if not argv or argv[0] in ("-h", "--help"):
-        print("usage: cnnlab run NAME [--quick] [--epochs N] [--batch-size B] [--data-dir D] [--dataset D] [--seed S]\n"
-              "                     [--out DIR] [--checkpoint-dir DIR] [--resume] [--device cpu|gpu|tpu] [--quiet]\n"
-              f"experiments: {', '.join(experiments.EXPERIMENTS)}")
+        print(
+            "usage: cnnlab run NAME [--quick] [--epochs N] [--batch-size B] [--data-dir D] [--dataset D] [--seed S]\n"
+            "                     [--out DIR] [--checkpoint-dir DIR] [--resume] [--device cpu|gpu|tpu] [--quiet]\n"
+            f"experiments: {', '.join(experiments.EXPERIMENTS)}"
+        )
         return 0 if argv else 2
     name, rest = argv[0], argv[1:]
     try:

@@ -93,7 +93,7 @@ def add_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--seed", type=int, default=0, help="seed for initialisation, shuffling and noise (default: 0)")
     parser.add_argument("--out", help="output directory (default: results/NAME)")
     parser.add_argument("--checkpoint-dir", help="save orbax checkpoints here (one subdirectory per trained model)")
-    parser.add_argument("--resume", action="store_true", help="continue from the checkpoints (default dir: OUT/checkpoints)")
+    parser.add_argument("--resume", action="store_true", help="continue from checkpoints (default: OUT/checkpoints)")
     parser.add_argument("--device", choices=sorted(DEVICES), help="run on this JAX platform (default: JAX's choice)")
     parser.add_argument("--quiet", action="store_true", help="no progress output")
 
@@ -197,7 +197,8 @@ class Run:
         if self.checkpoint_dir is not None:
             kw.update(checkpoint_dir=str((self.checkpoint_dir / tag).resolve()), resume=self.resume)
         kw.update(kwargs)
-        self.log(f"training {tag}: {type(model).__name__}, {kw['epochs']} epochs of {n} examples, batch {kw['batch_size']}")
+        what = f"{type(model).__name__}, {kw['epochs']} epochs of {n} examples, batch {kw['batch_size']}"
+        self.log(f"training {tag}: {what}")
         history = train.fit(model, train_data, **kw)
         self.histories[tag] = history
         last = history.records[-1]
@@ -330,9 +331,8 @@ def render_report(record: dict, study: Study, sections: list[str]) -> str:
     if record["references"]:
         lines += ["| quantity | cnnlab | reference | reference source | note |", "| --- | --- | --- | --- | --- |"]
         for row in record["references"]:
-            lines.append(
-                f"| {row['quantity']} | {_fmt(row['ours'])} | {_fmt(row['reference'])} | {row['source']} | {row['note']} |"
-            )
+            ours, ref = _fmt(row["ours"]), _fmt(row["reference"])
+            lines.append(f"| {row['quantity']} | {ours} | {ref} | {row['source']} | {row['note']} |")
         lines.append("")
     other = {k: v for k, v in record["metrics"].items() if not isinstance(v, dict | list)}
     if other:

@@ -43,16 +43,22 @@ def run(r: Run) -> None:
     )  # fmt: skip
 
     fig = viz.compare_histories({"MnistCNN": history}, ("loss", "accuracy"), title="MnistCNN: training and test curves")
-    r.figure(fig, "curves.png", "Loss and accuracy per epoch: training (solid, training mode, mean over the epoch) "
-             "and test (dashed).")
+    r.figure(
+        fig,
+        "curves.png",
+        "Loss and accuracy per epoch: training (solid, training mode, mean over the epoch) and test (dashed).",
+    )
     fig = _confusion_figure(confusion, test_ds.class_names)
     r.figure(fig, "confusion.png", "Confusion matrix on the test set: rows are true classes, columns predictions.")
     wrong = np.flatnonzero(pred != labels)[:12]
     if len(wrong):
         names = test_ds.class_names
         titles = [f"{names[labels[i]]} → {names[pred[i]]}\n{probs[i, pred[i]]:.2f}" for i in wrong]
-        fig = viz.image_rows([("misclassified", test_ds.images[wrong])], titles=titles,
-                             title="Test images the model gets wrong (true → predicted, probability)")
+        fig = viz.image_rows(
+            [("misclassified", test_ds.images[wrong])],
+            titles=titles,
+            title="Test images the model gets wrong (true → predicted, probability)",
+        )
         r.figure(fig, "mistakes.png", "The first misclassified test images, with the true and predicted class.")
 
 
@@ -66,8 +72,15 @@ def _confusion_figure(confusion, class_names):
     for i in range(k):
         for j in range(k):
             if confusion[i, j]:
-                ax.text(j, i, str(confusion[i, j]), ha="center", va="center", fontsize=7,
-                        color="white" if share[i, j] > 0.5 else "black")
+                ax.text(
+                    j,
+                    i,
+                    str(confusion[i, j]),
+                    ha="center",
+                    va="center",
+                    fontsize=7,
+                    color="white" if share[i, j] > 0.5 else "black",
+                )
     ax.set_xticks(range(k), class_names, rotation=60, fontsize=8)
     ax.set_yticks(range(k), class_names, fontsize=8)
     ax.set_xlabel("predicted")

@@ -60,8 +60,9 @@ def image_rows(
         raise ValueError(f"image_rows: every row must hold the same number of images; got {[len(i) for _, i in shown]}")
     if titles is not None and len(titles) != n:
         raise ValueError(f"image_rows: titles must have {n} entries; got {len(titles)}")
-    fig, axes = plt.subplots(len(shown), n, figsize=(cell * n + 1.2, cell * len(shown) + (0.5 if title else 0.1)),
-                             squeeze=False)
+    fig, axes = plt.subplots(
+        len(shown), n, figsize=(cell * n + 1.2, cell * len(shown) + (0.5 if title else 0.1)), squeeze=False
+    )
     for r, (label, imgs) in enumerate(shown):
         for i in range(n):
             ax = axes[r, i]

@@ -9,8 +9,20 @@ from PIL import Image
 from experiments import _harness
 
 #: Top-level fields every metrics.json must hold (the report and `cnnlab report` read them).
-FIELDS = ("experiment", "command", "quick", "config", "data", "metrics", "references", "history", "figures",
-          "versions", "device", "wall_seconds")
+FIELDS = (
+    "experiment",
+    "command",
+    "quick",
+    "config",
+    "data",
+    "metrics",
+    "references",
+    "history",
+    "figures",
+    "versions",
+    "device",
+    "wall_seconds",
+)
 
 
 def check_png(path: Path, *, min_size=(200, 120)) -> np.ndarray:
