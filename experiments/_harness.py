@@ -18,7 +18,8 @@ study only loads data, trains, draws and states its numbers:
     STUDY = Study("mnist-cnn", "MnistCNN, Adam, 5 epochs", run, defaults=dict(epochs=5, ...))
 
 Bad options and unavailable data end in a one-line `UsageError` (exit status 2), not
-a traceback.
+a traceback. A study whose own check fails records the metric ``all_ok=False``: the
+run still writes its results, and exits with status 1.
 """
 
 from __future__ import annotations
@@ -164,7 +165,11 @@ class Run:
                 ds = cdata.load(name, split)
         except cdata.DataUnavailableError as e:
             if self.data_dir is not None:
-                raise UsageError(f"--data-dir {self.data_dir}: {_first_line(e)}") from None
+                # The files source's own line says which files it looked for.
+                tried = [
+                    ln.strip()[len("- files: ") :] for ln in str(e).splitlines() if ln.strip().startswith("- files:")
+                ]
+                raise UsageError(f"--data-dir {self.data_dir}: " + (tried[0] if tried else _first_line(e))) from None
             raise UsageError(f"dataset {name!r} is not available here:\n{e}") from None
         except ValueError as e:
             where = f"--data-dir {self.data_dir}: " if self.data_dir is not None else ""
@@ -413,6 +418,9 @@ def run_study(study: Study, argv: list[str] | None = None, *, prog: str | None =
     for row in record["references"]:
         print(f"  {row['quantity']}: {_fmt(row['ours'])} (reference {_fmt(row['reference'])})")
     print(f"  open {run.out}/report.md to see the figures beside the numbers")
+    if record["metrics"].get("all_ok") is False:
+        print(f"{parser.prog}: a check failed (metrics all_ok is false); see {run.out}/report.md", file=sys.stderr)
+        return 1
     return 0
 
 
