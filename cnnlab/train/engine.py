@@ -81,6 +81,55 @@ def _arrays(fn: str, name: str, data) -> tuple:
     return x, y
 
 
+class _Stream:
+    """A random-access source read batch by batch on the host: the streaming path.
+
+    ``source[i]`` is a dict with ``'image'`` (uint8 ``(H, W, C)``) and ``'label'`` (an int):
+    a ``tfds.data_source`` (`cnnlab.data.open_source`), a grain ``MapDataset``, or a list
+    of dicts. Nothing is held on the device but the current batch.
+    """
+
+    def __init__(self, source, fn: str, name: str, first: Mapping):
+        self.source = source
+        self.n = len(source)
+        if not isinstance(first, Mapping) or "image" not in first or "label" not in first:
+            raise TypeError(
+                f"{fn}: {name} is a source whose records must be dicts with 'image' and 'label'; "
+                f"record 0 is {type(first).__name__}"
+                + (f" with keys {sorted(first)}" if isinstance(first, Mapping) else "")
+            )
+        self.image_shape = np.asarray(first["image"]).shape
+        self.name, self.fn = name, fn
+
+    def batch(self, rows) -> tuple[np.ndarray, np.ndarray]:
+        """uint8 images ``(B, H, W, C)`` and int32 labels ``(B,)`` of records ``rows``."""
+        rows = [int(i) for i in rows]
+        # Looked up on the type, as Python looks up every special method.
+        getitems = getattr(type(self.source), "__getitems__", None)
+        records = getitems(self.source, rows) if getitems is not None else [self.source[i] for i in rows]
+        images = [np.asarray(r["image"]) for r in records]
+        for i, im in zip(rows, images):
+            if im.shape != self.image_shape:
+                raise ValueError(
+                    f"{self.fn}: {self.name} records must all hold images of shape {self.image_shape}; "
+                    f"record {i} holds {im.shape}"
+                )
+        return np.stack(images), np.asarray([r["label"] for r in records]).astype(np.int32)
+
+
+def _as_stream(fn: str, name: str, data):
+    """A `_Stream` when ``data`` is a random-access source of dicts, else None."""
+    if isinstance(data, cdata.Dataset) or hasattr(data, "shape"):
+        return None
+    if isinstance(data, tuple | list) and len(data) == 2 and all(hasattr(a, "shape") for a in data):
+        return None  # (inputs, targets)
+    if hasattr(data, "__len__") and hasattr(data, "__getitem__") and len(data):
+        first = data[0]
+        if isinstance(first, Mapping):
+            return _Stream(data, fn, name, first)
+    return None
+
+
 def _to_device(x, y, sharding=None):
     """One device copy each; a target that is the input (autoencoders) is not copied twice."""
     xd = jax.device_put(x, sharding)
@@ -138,8 +187,9 @@ def evaluate(model: nnx.Module, data, *, loss, metrics=None, batch_size: int = 2
 
     Args:
       model: any NNX model mapping a batch of inputs to predictions.
-      data: a `cnnlab.data.Dataset` or ``(inputs, targets)``; uint8 arrays are scaled to
-        [0, 1].
+      data: a `cnnlab.data.Dataset`, ``(inputs, targets)`` (uint8 arrays are scaled to
+        [0, 1]), or a random-access source of ``{'image', 'label'}`` dicts read batch by
+        batch (see `fit`).
       loss: a name from `objectives.LOSSES` or a callable ``(pred, target) -> (B,)``.
       metrics: names or ``{name: fn}``; default accuracy for softmax cross-entropy.
       batch_size: the evaluation batch; the last one is padded and masked.
@@ -147,12 +197,16 @@ def evaluate(model: nnx.Module, data, *, loss, metrics=None, batch_size: int = 2
     Returns:
       ``{"loss": ..., metric: ...}`` as Python floats (means over the examples).
     """
-    x, y = _arrays("evaluate", "data", data)
-    _check_batch("evaluate", batch_size, len(x), "batch_size")
+    stream = _as_stream("evaluate", "data", data)
+    x, y = (None, None) if stream is not None else _arrays("evaluate", "data", data)
+    _check_batch("evaluate", batch_size, 0, "batch_size")
     loss_name, loss_fn = objectives.resolve_loss(loss)
     fns = {"loss": loss_fn, **objectives.resolve_metrics(metrics, loss_name)}
     model.eval()
     graphdef, params, keys, rest = _split(model)
+    if stream is not None:
+        sums = _stream_eval(graphdef, tuple(fns.items()), stream, batch_size, params, keys, rest)
+        return {k: float(v) / stream.n for k, v in sums.items()}
     n = int(x.shape[0])
     sums = _jit_eval(graphdef, tuple(fns.items()), n, batch_size, _to_device(x, y), params, keys, rest)
     return {k: float(v) / n for k, v in sums.items()}
@@ -228,7 +282,11 @@ def fit(
         (``nnx.BatchStat``, RNG counts) carried. Left in evaluation mode.
       train_data: a `cnnlab.data.Dataset` (images, labels) or ``(inputs, targets)``
         arrays: ``(images, labels)`` to classify, ``(x, x)`` or ``(noisy, clean)`` to
-        reconstruct. uint8 arrays are scaled to [0, 1] on the device, per batch.
+        reconstruct. uint8 arrays are scaled to [0, 1] on the device, per batch. Or, for
+        data too large for the device, a random-access source of ``{'image', 'label'}``
+        dicts (`cnnlab.data.open_source`, a grain ``MapDataset``, a list): it is read on
+        the host batch by batch (the next batch while the device trains on this one) and
+        trained per step, in the same order and with the same numbers as the resident path.
       loss: ``"softmax_cross_entropy"``, ``"mse"``, ``"mae"``, ``"binary_crossentropy"``,
         ``"binary_crossentropy_logits"``, or a callable ``(pred, target) -> (B,)``.
       optimizer: a name (``"adam"``, ``"sgd"``, ``"rmsprop"``, ``"adadelta"``), a config
@@ -237,7 +295,8 @@ def fit(
       epochs: total number of epochs (with ``resume``, counting those already done).
       batch_size: training batch; the last partial batch of each epoch is dropped
         (a padded batch would skew BatchNorm's statistics).
-      val_data: like ``train_data``; evaluated after each epoch, every example once.
+      val_data: like ``train_data`` (a source too); evaluated after each epoch, every
+        example once.
       metrics: names (``"accuracy"`` or any loss) or ``{name: fn}``; default
         ``("accuracy",)`` for softmax cross-entropy, else none.
       seed: determines the shuffling, the dropout masks and ``augment``'s keys.
@@ -271,19 +330,22 @@ def fit(
         before that step, the checkpoints stay as they were.
       CheckpointError: ``resume`` found a corrupted or incompatible checkpoint.
     """
-    x, y = _arrays("fit", "train_data", train_data)
-    if val_data is not None:
+    stream = _as_stream("fit", "train_data", train_data)
+    x, y = (None, None) if stream is not None else _arrays("fit", "train_data", train_data)
+    if val_data is not None and _as_stream("fit", "val_data", val_data) is None:
         _arrays("fit", "val_data", val_data)  # checked up front, moved to the device later
     if isinstance(epochs, bool) or not isinstance(epochs, int) or epochs < 1:
         raise ValueError(f"fit: epochs must be a positive int; got {epochs!r}")
-    _check_batch("fit", batch_size, len(x), "batch_size")
+    _check_batch("fit", batch_size, 0, "batch_size")
     _check_batch("fit", eval_batch_size, 0, "eval_batch_size")
-    n = int(x.shape[0])
+    n = stream.n if stream is not None else int(x.shape[0])
     steps = n // batch_size
     if steps == 0:
         raise ValueError(f"fit: batch_size {batch_size} exceeds the {n} training examples; no full batch")
     if isinstance(checkpoint_every, bool) or not isinstance(checkpoint_every, int) or checkpoint_every < 1:
         raise ValueError(f"fit: checkpoint_every must be a positive int; got {checkpoint_every!r}")
+    if stream is not None and devices is not None:
+        raise ValueError("fit: devices (data parallelism) needs device-resident train_data, not a streaming source")
     if devices is not None:
         devices = list(devices)
         if not devices or not all(isinstance(d, jax.Device) for d in devices):
@@ -342,8 +404,8 @@ def fit(
             start = int(meta["epoch"])
             history = History(meta["history"]["records"], config)
         return _run(
-            model=model, x=x, y=y, val_data=val_data, n=n, steps=steps, batch_size=batch_size, epochs=epochs,
-            start=start, loss_fn=loss_fn, metric_fns=metric_fns, tx=tx, graph_train=graph_train,
+            model=model, x=x, y=y, stream=stream, val_data=val_data, n=n, steps=steps, batch_size=batch_size,
+            epochs=epochs, start=start, loss_fn=loss_fn, metric_fns=metric_fns, tx=tx, graph_train=graph_train,
             graph_eval=graph_eval, params=params, keys=keys, rest=rest, opt_state=opt_state,
             shuffle_key=shuffle_key, step_key=step_key, augment=augment, per_step=per_step,
             eval_batch_size=eval_batch_size, ckpt=ckpt, checkpoint_every=checkpoint_every, history=history,
@@ -454,7 +516,7 @@ def _jit_eval(graph, fns, n, batch_size, data, params, keys, rest):
     return _eval_sums(graph, dict(fns), data, n, batch_size, params, keys, rest)
 
 
-def _run(*, model, x, y, val_data, n, steps, batch_size, epochs, start, loss_fn, metric_fns, tx,
+def _run(*, model, x, y, stream, val_data, n, steps, batch_size, epochs, start, loss_fn, metric_fns, tx,
          graph_train, graph_eval, params, keys, rest, opt_state, shuffle_key, step_key, augment,
          per_step, eval_batch_size, ckpt, checkpoint_every, history, config, verbose, base, devices,
          compute_dtype):
@@ -465,17 +527,19 @@ def _run(*, model, x, y, val_data, n, steps, batch_size, epochs, start, loss_fn,
         replicated = jax.sharding.NamedSharding(mesh, jax.sharding.PartitionSpec())
         batch_sharding = jax.sharding.NamedSharding(mesh, jax.sharding.PartitionSpec("data"))
         params, keys, rest, opt_state = jax.device_put((params, keys, rest, opt_state), replicated)
-    data = _to_device(x, y, replicated)
+    data = stream if stream is not None else _to_device(x, y, replicated)
     names = ["loss", *metric_fns]
     spec = _Spec(graph_train, loss_fn, tuple(metric_fns.items()), tx, augment, n, batch_size, batch_sharding,
                  compute_dtype)
     if val_data is not None:
-        vdata = _to_device(*_arrays("fit", "val_data", val_data), replicated)
-        vn = int(vdata[0].shape[0])
+        vstream = _as_stream("fit", "val_data", val_data)
+        vdata = vstream if vstream is not None else _to_device(*_arrays("fit", "val_data", val_data), replicated)
+        vn = vstream.n if vstream is not None else int(vdata[0].shape[0])
         eval_fns = (("loss", loss_fn), *metric_fns.items())
 
     show = bool(verbose) and sys.stderr.isatty()
     bar = None
+    per_step = per_step or stream is not None
     if show and not per_step:
         from tqdm.auto import tqdm
         bar = tqdm(total=epochs, initial=start, unit="epoch", desc="fit", leave=True)
@@ -501,7 +565,10 @@ def _run(*, model, x, y, val_data, n, steps, batch_size, epochs, start, loss_fn,
             record = {"epoch": epoch + 1}
             record.update({k: float(np.sum(np.asarray(sums[k], np.float64))) / (steps * batch_size) for k in names})
             if val_data is not None:
-                vs = _jit_eval(graph_eval, eval_fns, vn, eval_batch_size, vdata, carry[0], carry[1], carry[2])
+                if isinstance(vdata, _Stream):
+                    vs = _stream_eval(graph_eval, eval_fns, vdata, eval_batch_size, carry[0], carry[1], carry[2])
+                else:
+                    vs = _jit_eval(graph_eval, eval_fns, vn, eval_batch_size, vdata, carry[0], carry[1], carry[2])
                 record.update({f"val_{k}": float(vs[k]) / vn for k in names})
             jax.block_until_ready(carry)
             dt = time.perf_counter() - t0
@@ -538,8 +605,22 @@ def _per_step_epoch(spec, carry, epoch, data, shuffle_key, step_key, show):
         from tqdm.auto import tqdm
         bar = tqdm(total=spec.steps, unit="step", desc=f"epoch {epoch + 1}", leave=False)
     total = 0.0
+    streaming = isinstance(data, _Stream)
+    if streaming:
+        # The host reads batch s + 1 while the device trains on batch s.
+        from concurrent.futures import ThreadPoolExecutor
+
+        pool = ThreadPoolExecutor(max_workers=1)
+        pending = pool.submit(data.batch, idx[0])
+        rows = np.arange(spec.batch_size, dtype=idx.dtype)
     for s in range(spec.steps):
-        carry, (v, b) = _jit_step(spec, carry, idx[s], np.int32(epoch * spec.steps + s), data, step_key)
+        if streaming:
+            batch = jax.device_put(pending.result())
+            if s + 1 < spec.steps:
+                pending = pool.submit(data.batch, idx[s + 1])
+            carry, (v, b) = _jit_step(spec, carry, rows, np.int32(epoch * spec.steps + s), batch, step_key)
+        else:
+            carry, (v, b) = _jit_step(spec, carry, idx[s], np.int32(epoch * spec.steps + s), data, step_key)
         values.append(v)
         sums.append(b)
         if bar is not None:
@@ -550,4 +631,25 @@ def _per_step_epoch(spec, carry, epoch, data, shuffle_key, step_key, show):
                 break  # the bar synchronises every step anyway; stop at the first bad one
     if bar is not None:
         bar.close()
+    if streaming:
+        pool.shutdown(wait=True, cancel_futures=True)
     return carry, (jnp.stack(values), jax.tree.map(lambda *a: jnp.stack(a), *sums))
+
+
+@functools.partial(jax.jit, static_argnums=(0, 1))
+def _batch_sums(graph, fns, x, y, mask, params, keys, rest):
+    """Masked per-name sums over one batch, in evaluation mode."""
+    model = nnx.merge(graph, params, keys, rest, copy=True)
+    pred, y = model(_scale(x)), _scale(y)
+    return {k: jnp.sum(jnp.where(mask, f(pred, y), 0)) for k, f in fns}
+
+
+def _stream_eval(graph, fns, stream: "_Stream", batch_size, params, keys, rest):
+    """`_eval_sums` for a streaming source: every example once, the last batch padded and masked."""
+    idx, mask = cdata.epoch_indices(None, stream.n, batch_size=batch_size, remainder="pad")
+    total = None
+    for row, m in zip(np.asarray(idx), np.asarray(mask)):
+        x, y = stream.batch(row)
+        sums = _batch_sums(graph, tuple(fns), x, y, m, params, keys, rest)
+        total = sums if total is None else jax.tree.map(jnp.add, total, sums)
+    return total
