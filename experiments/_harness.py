@@ -368,12 +368,15 @@ def _select_device(device: str | None) -> None:
     platform_name = DEVICES[device]
     try:
         jax.config.update("jax_platforms", platform_name)
-        jax.devices()
-    except RuntimeError as e:
+        found = jax.devices()[0].platform
+        problem = None if found in (device, platform_name) else f"it found {found}"
+    except Exception as e:  # no such backend: RuntimeError, or an AssertionError from jax's backend setup
+        problem = _first_line(e) if str(e).strip() else "no backend initialised"
+    if problem is not None:
         raise UsageError(
-            f"--device {device}: JAX has no {platform_name} backend here ({_first_line(e)}); "
+            f"--device {device}: JAX has no {platform_name} backend here ({problem}); "
             "install the matching jax build (e.g. pip install 'jax[cuda12]') or choose --device cpu"
-        ) from None
+        )
 
 
 def _check_out(out: Path) -> None:

@@ -126,3 +126,12 @@ def test_report_tables_full_runs_and_skips_quick_ones(capsys, tmp_path):
 def test_report_without_results_is_an_error(capsys, tmp_path):
     line = _error(capsys, ["report", "--results", str(tmp_path / "none"), "--out", str(tmp_path / "R.md")])
     assert "no results directory" in line
+
+
+def test_a_device_jax_lacks_is_a_one_line_error(tmp_path):
+    # A fresh process: choosing a platform must happen before JAX starts its backends.
+    proc = subprocess.run([CNNLAB, "run", "mnist-cnn", "--quick", "--device", "tpu", "--out", str(tmp_path)],
+                          capture_output=True, text=True, timeout=300)  # fmt: skip
+    assert proc.returncode == 2, proc.stderr
+    assert "Traceback" not in proc.stderr
+    assert "--device tpu: JAX has no tpu backend here" in proc.stderr
