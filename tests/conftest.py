@@ -4,6 +4,7 @@ import os
 
 # Keras must pick its backend before it is first imported anywhere in the session.
 os.environ.setdefault("KERAS_BACKEND", "jax")
+os.environ.setdefault("MPLBACKEND", "Agg")  # figures render off-screen in tests
 
 import jax
 import pytest
