@@ -16,10 +16,12 @@ import numpy as np
 from flax import nnx
 
 from cnnlab.train import objectives
+from cnnlab.train.checkpoint import Checkpointer, CheckpointError
 from cnnlab.train.engine import (
     NonFiniteLossError,
     _arrays,
     _eval_sums,
+    _jsonable,
     _scan_epoch_impl,
     _Spec,
     _split,
@@ -43,6 +45,10 @@ def fit_many(
     val_data=None,
     metrics=None,
     eval_batch_size: int = 256,
+    checkpoint_dir=None,
+    checkpoint_every: int = 1,
+    keep: int = 3,
+    resume: bool = False,
 ) -> tuple[list[nnx.Module], list[History]]:
     """Trains one model per seed, all at once.
 
@@ -51,13 +57,17 @@ def fit_many(
         same structure.
       seeds: one int per member; seeds the initialisation and the run (as `fit`'s ``seed``).
       train_data, loss, optimizer, epochs, batch_size, val_data, metrics, eval_batch_size:
-        as for `fit` (no checkpoints, no ``augment``, no progress bar).
+        as for `fit` (no ``augment``, no progress bar).
+      checkpoint_dir, checkpoint_every, keep, resume: as for `fit`: one orbax checkpoint
+        holds every member (stacked) and their histories; ``resume=True`` continues from
+        the latest and ends with exactly the parameters of an uninterrupted run.
 
     Returns:
       ``(models, histories)``, one per seed, models in evaluation mode.
 
     Raises:
       NonFiniteLossError: some member's loss became NaN/inf; the message names its seed.
+      CheckpointError: ``resume`` found a corrupted checkpoint, or one of another setup.
     """
     seeds = list(seeds)
     if not seeds or not all(isinstance(s, int) and not isinstance(s, bool) for s in seeds):
@@ -68,6 +78,10 @@ def fit_many(
         raise ValueError(f"fit_many: epochs must be a positive int; got {epochs!r}")
     if isinstance(batch_size, bool) or not isinstance(batch_size, int) or not 1 <= batch_size <= n:
         raise ValueError(f"fit_many: batch_size must be an int in [1, {n}]; got {batch_size!r}")
+    if isinstance(checkpoint_every, bool) or not isinstance(checkpoint_every, int) or checkpoint_every < 1:
+        raise ValueError(f"fit_many: checkpoint_every must be a positive int; got {checkpoint_every!r}")
+    if resume and checkpoint_dir is None:
+        raise ValueError("fit_many: resume=True needs checkpoint_dir")
     loss_name, loss_fn = objectives.resolve_loss(loss)
     metric_fns = objectives.resolve_metrics(metrics, loss_name)
     tx, opt_config = resolve_optimizer(optimizer)
@@ -95,17 +109,52 @@ def fit_many(
     names = ["loss", *metric_fns]
     run_epoch = jax.jit(jax.vmap(lambda c, e, d, sk, tk: _scan_epoch_impl(spec, c, e, d, sk, tk),
                                  in_axes=(0, None, None, 0, 0)))
+    run_eval = vdata = None
     if val_data is not None:
         vdata = _to_device(*_arrays("fit_many", "val_data", val_data))
         vn = int(vdata[0].shape[0])
         fns = {"loss": loss_fn, **metric_fns}
         run_eval = jax.jit(jax.vmap(lambda d, p, k, r: _eval_sums(graph_eval, fns, d, vn, eval_batch_size, p, k, r),
                                     in_axes=(None, 0, 0, 0)))
-    config = {"loss": loss_name, "optimizer": opt_config, "batch_size": batch_size, "num_examples": n,
-              "metrics": sorted(metric_fns), "epochs": epochs}
+    config = _jsonable({"loss": loss_name, "optimizer": opt_config, "batch_size": batch_size, "num_examples": n,
+                        "metrics": sorted(metric_fns), "epochs": epochs})
     histories = [History(config={**config, "seed": s}) for s in seeds]
     carry = (params, keys, rest, opt_state, jnp.ones((len(seeds),), jnp.bool_))
-    for epoch in range(epochs):
+    ckpt = Checkpointer(checkpoint_dir, keep=keep) if checkpoint_dir is not None else None
+    try:
+        start = 0
+        if resume and ckpt.latest() is not None:
+            carry, start, histories = _restore(ckpt, carry, config, seeds, type(models[0]).__name__)
+        _epochs(run_epoch, run_eval, carry, start, epochs, data, vdata, shuffle_keys, step_keys, seeds, steps,
+                batch_size, names, histories, models, ckpt, checkpoint_every, config)
+    finally:
+        if ckpt is not None:
+            ckpt.close()
+    return models, histories
+
+
+def _restore(ckpt, carry, config, seeds, model_name):
+    """The carry, first epoch and histories stored in ``ckpt``'s latest checkpoint, checked to match."""
+    where = ckpt.path(ckpt.latest())
+    meta = ckpt.read_meta(ckpt.latest())
+    now = {**{k: v for k, v in config.items() if k != "epochs"}, "seeds": list(seeds), "model": model_name}
+    for k, v in now.items():
+        if meta.get("config", {}).get(k) != v:
+            raise CheckpointError(
+                f"fit_many: cannot resume from {where}: its {k} is {meta.get('config', {}).get(k)!r} but this "
+                f"run's is {v!r}; use the same setting or another checkpoint_dir"
+            )
+    params, keys, rest, opt_state, ok = carry
+    stored, meta = ckpt.restore(None, {"params": params, "rest": rest, "opt_state": opt_state})
+    histories = [History(records, {**config, "seed": s}) for records, s in zip(meta["histories"], seeds)]
+    return (stored["params"], keys, stored["rest"], stored["opt_state"], ok), int(meta["epoch"]), histories
+
+
+def _epochs(run_epoch, run_eval, carry, start, epochs, data, vdata, shuffle_keys, step_keys, seeds, steps,
+            batch_size, names, histories, models, ckpt, checkpoint_every, config):
+    """The epoch loop of `fit_many`; leaves the trained members in ``models``."""
+    vn = None if vdata is None else int(vdata[0].shape[0])
+    for epoch in range(start, epochs):
         t0 = time.perf_counter()
         carry, (values, sums) = run_epoch(carry, jnp.int32(epoch), data, shuffle_keys, step_keys)
         values = np.asarray(values)  # (members, steps)
@@ -116,7 +165,7 @@ def fit_many(
                 f"{epoch + 1}, step {step + 1} of {steps}; stopped",
                 epoch=epoch + 1, step=int(step) + 1, history=histories[member], checkpoint=None,
             )
-        vs = run_eval(vdata, carry[0], carry[1], carry[2]) if val_data is not None else None
+        vs = run_eval(vdata, carry[0], carry[1], carry[2]) if run_eval is not None else None
         jax.block_until_ready(carry)
         dt = time.perf_counter() - t0
         for j, h in enumerate(histories):
@@ -127,7 +176,11 @@ def fit_many(
                 record.update({f"val_{k}": float(vs[k][j]) / vn for k in names})
             record.update(time_s=dt, examples_per_s=len(seeds) * steps * batch_size / dt)
             h.records.append(record)
+        if ckpt is not None and ((epoch + 1) % checkpoint_every == 0 or epoch + 1 == epochs):
+            # The members' RNG keys are not stored: every step reseeds them from the run's seed.
+            meta = {"config": {**config, "seeds": list(seeds), "model": type(models[0]).__name__},
+                    "epoch": epoch + 1, "histories": [h.records for h in histories]}
+            ckpt.save(epoch + 1, {"params": carry[0], "rest": carry[2], "opt_state": carry[3]}, meta)
     for j, m in enumerate(models):
         nnx.update(m, *(jax.tree.map(lambda a, j=j: a[j], part) for part in carry[:3]))
         m.eval()
-    return models, histories
