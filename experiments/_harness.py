@@ -211,6 +211,28 @@ class Run:
         self.log(f"trained {tag}: {shown} ({sum(history['time_s']):.1f} s)")
         return history
 
+    def fit_many(self, make_model, seeds, train_data, *, tag: str = "sweep", **kwargs):
+        """`cnnlab.train.fit_many` with the run's epochs, batch size, checkpoints and progress lines.
+
+        The histories are recorded as ``TAG/seed=S``; returns ``(models, histories)``.
+        """
+        from cnnlab import train
+
+        n = len(train_data[0]) if isinstance(train_data, tuple) else len(train_data.labels)
+        self.check_batch(n)
+        kw = dict(epochs=self.cfg["epochs"], batch_size=self.cfg["batch_size"])
+        if self.checkpoint_dir is not None:
+            kw.update(checkpoint_dir=str((self.checkpoint_dir / tag).resolve()), resume=self.resume)
+        kw.update(kwargs)
+        seeds = list(seeds)
+        self.log(f"training {tag}: {len(seeds)} seeds at once, {kw['epochs']} epochs of {n} examples")
+        t0 = time.perf_counter()
+        models, histories = train.fit_many(make_model, seeds, train_data, **kw)
+        for s, h in zip(seeds, histories):
+            self.histories[f"{tag}/seed={s}"] = h
+        self.log(f"trained {tag} ({time.perf_counter() - t0:.1f} s)")
+        return models, histories
+
     def record_history(self, tag: str, history) -> None:
         """Keeps a `History` trained outside `fit` (e.g. by ``fit_many``) for ``metrics.json``."""
         self.histories[tag] = history
