@@ -97,6 +97,10 @@ def add_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--resume", action="store_true", help="continue from checkpoints (default: OUT/checkpoints)")
     parser.add_argument("--device", choices=sorted(DEVICES), help="run on this JAX platform (default: JAX's choice)")
     parser.add_argument("--quiet", action="store_true", help="no progress output")
+    parser.add_argument(
+        "--set", action="append", default=[], metavar="KEY=VALUE",
+        help="override one of the study's settings (repeatable), e.g. --set learning_rate=3e-4",
+    )  # fmt: skip
 
 
 class Run:
@@ -119,6 +123,9 @@ class Run:
         cfg = dict(study.defaults)
         if self.quick:
             cfg.update(study.quick)
+        for item in args.set:
+            key, value = _parse_setting(item, study)
+            cfg[key] = value
         for key in ("epochs", "batch_size", "dataset"):
             value = getattr(args, key)
             if value is not None:
@@ -296,6 +303,28 @@ class Run:
         return record
 
 
+def _parse_setting(item: str, study: Study) -> tuple[str, Any]:
+    """``KEY=VALUE`` of ``--set``: KEY one of the study's settings, VALUE a Python literal or a word."""
+    import ast
+
+    key, sep, text = item.partition("=")
+    key = key.strip().replace("-", "_")
+    if not sep or not key:
+        raise UsageError(f"--set {item!r}: write KEY=VALUE, e.g. --set learning_rate=3e-4")
+    if key not in study.defaults:
+        raise UsageError(f"--set {key}: {study.name} has no such setting; its settings: {', '.join(study.defaults)}")
+    try:
+        value = ast.literal_eval(text.strip())
+    except (ValueError, SyntaxError):
+        value = text.strip()  # a bare word, e.g. --set optimizer=sgd
+    default = study.defaults[key]
+    if default is not None and not isinstance(default, str) and isinstance(value, str):
+        raise UsageError(f"--set {key}={text}: needs a {type(default).__name__} like its default {default!r}")
+    if isinstance(default, bool) != isinstance(value, bool) and default is not None:
+        raise UsageError(f"--set {key}={text}: needs True or False like its default {default!r}")
+    return key, value
+
+
 def _first_line(e: BaseException) -> str:
     text = str(e).strip()
     return text.splitlines()[0] if text else type(e).__name__
@@ -369,9 +398,9 @@ def render_report(record: dict, study: Study, sections: list[str]) -> str:
     for fig in record["figures"]:
         lines += [f"![{fig['file']}]({fig['file']})", "", fig["caption"], ""]
     d = record["data"]
-    counts = ", ".join(f"{d[k]} {k[2:]}" for k in sorted(d) if k.startswith("n_"))
+    counts = ", ".join(f"{d[k]:,} {k[2:]}" for k in sorted(d, reverse=True) if k.startswith("n_"))
     lines += [
-        f"Data: {d.get('name', '?')} ({counts}) from {d.get('source', '?')}.",
+        f"Data: {d.get('name', '?')}, {counts}. Source: {d.get('source', '?')}.",
         "",
         f"Config: `{json.dumps(record['config'])}`.",
         "",

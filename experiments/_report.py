@@ -62,10 +62,13 @@ def build(results: str | Path = "results", out: str | Path = "docs/RESULTS.md", 
     ]
     for folder, r in runs:
         d = r.get("data", {})
-        counts = " / ".join(f"{d[k]:,} {k[2:]}" for k in sorted(d) if k.startswith("n_"))
+        counts = " / ".join(f"{d[k]:,} {k[2:]}" for k in sorted(d, reverse=True) if k.startswith("n_"))
         lines += [f"## {r['experiment']}" + (f" ({folder.name})" if folder.name != r["experiment"] else ""), ""]
         lines += [f"{r.get('summary', '')}", ""]
-        lines += [f"- Command: `{r['command']}`", f"- Data: {d.get('name', '?')} ({counts}); {d.get('source', '?')}"]
+        lines += [
+            f"- Command: `{r['command']}`",
+            f"- Data: {d.get('name', '?')} ({counts}). Source: {d.get('source', '?')}",
+        ]
         lines += [f"- Device: {r.get('device', '?')}; wall time {r.get('wall_seconds', 0):.0f} s", ""]
         if r.get("references"):
             lines += ["| quantity | cnnlab | reference | reference source | note |", "| --- | --- | --- | --- | --- |"]

@@ -7,7 +7,9 @@ Each function returns a matplotlib ``Figure`` and saves nothing; the experiment 
 
 from cnnlab.viz.curves import compare_histories as compare_histories
 from cnnlab.viz.curves import sweep_curves as sweep_curves
+from cnnlab.viz.features import feature_maps as feature_maps
+from cnnlab.viz.features import kernel_grid as kernel_grid
 from cnnlab.viz.images import image_rows as image_rows
 from cnnlab.viz.images import to_display as to_display
 
-__all__ = ["compare_histories", "image_rows", "sweep_curves", "to_display"]
+__all__ = ["compare_histories", "feature_maps", "image_rows", "kernel_grid", "sweep_curves", "to_display"]

@@ -11,13 +11,20 @@ def _records(h) -> list[dict]:
     return h.records if hasattr(h, "records") else list(h)
 
 
-def compare_histories(histories: Mapping[str, object], keys: Sequence[str] = ("loss",), *, title: str | None = None):
+def compare_histories(
+    histories: Mapping[str, object],
+    keys: Sequence[str] = ("loss",),
+    *,
+    title: str | None = None,
+    val_label: str = "validation",
+):
     """One panel per quantity; each run's training curve solid and validation curve dashed.
 
     Args:
       histories: label -> `cnnlab.train.History` (or its list of records).
       keys: quantities, e.g. ``("loss", "accuracy")``; ``val_<key>`` is drawn when recorded.
       title: the figure's title.
+      val_label: what the ``val_*`` curves are called in the legend (e.g. ``"test"``).
 
     Returns:
       A matplotlib ``Figure``.
@@ -34,7 +41,7 @@ def compare_histories(histories: Mapping[str, object], keys: Sequence[str] = ("l
             if key in rec[0]:
                 ax.plot(ep, [r[key] for r in rec], "-", color=color, label=f"{label} (train)")
             if f"val_{key}" in rec[0]:
-                ax.plot(ep, [r[f"val_{key}"] for r in rec], "--", color=color, label=f"{label} (validation)")
+                ax.plot(ep, [r[f"val_{key}"] for r in rec], "--", color=color, label=f"{label} ({val_label})")
         ax.set_xlabel("epoch")
         ax.set_ylabel(key.replace("_", " "))
         ax.xaxis.set_major_locator(MaxNLocator(integer=True))

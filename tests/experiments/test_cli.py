@@ -12,7 +12,7 @@ from PIL import Image
 
 import experiments
 from cnnlab import cli
-from tests.experiments._checks import check_run
+from tests.experiments._checks import check_run, run_quick
 
 CNNLAB = shutil.which("cnnlab") or str(Path(sys.executable).with_name("cnnlab"))
 
@@ -135,3 +135,21 @@ def test_a_device_jax_lacks_is_a_one_line_error(tmp_path):
     assert proc.returncode == 2, proc.stderr
     assert "Traceback" not in proc.stderr
     assert "--device tpu: JAX has no tpu backend here" in proc.stderr
+
+
+def test_set_overrides_a_study_setting(tmp_path):
+    from experiments import mnist_cnn
+
+    record = run_quick(mnist_cnn.STUDY, tmp_path, "--set", "learning_rate=3e-3")
+    assert record["config"]["learning_rate"] == 3e-3
+    assert "--set learning_rate=3e-3" in record["command"]
+
+
+@pytest.mark.parametrize("setting,words", [
+    ("momentum=0.9", "--set momentum: mnist-cnn has no such setting; its settings: dataset, epochs"),
+    ("learning_rate=fast", "--set learning_rate=fast: needs a float like its default 0.001"),
+    ("learning_rate", "--set 'learning_rate': write KEY=VALUE"),
+])  # fmt: skip
+def test_set_errors(capsys, tmp_path, setting, words):
+    line = _error(capsys, ["run", "mnist-cnn", "--quick", "--quiet", "--out", str(tmp_path), "--set", setting])
+    assert words in line
