@@ -9,8 +9,8 @@ study only loads data, trains, draws and states its numbers:
     def run(r: Run) -> None:
         train, test = r.data("train"), r.data("test")
         model = models.MnistCNN(rngs=nnx.Rngs(r.seed))
-        r.fit(model, r.prepared(train), loss="softmax_cross_entropy", optimizer="adam")
-        acc = train_lib.evaluate(model, r.prepared(test), loss="softmax_cross_entropy")["accuracy"]
+        r.fit(model, train, loss="softmax_cross_entropy", optimizer="adam")
+        acc = train_lib.evaluate(model, test, loss="softmax_cross_entropy")["accuracy"]
         r.metric(test_accuracy=acc)
         r.compare("test accuracy", acc, 0.982, source="Keras MNIST CNN example")
         r.figure(fig, "curves.png", "Training and validation curves.")

@@ -19,6 +19,13 @@ class NoiseToDigit(nnx.Module):
     It is also a plain decoder: train it with `decode` on fixed codes (noise -> digit
     regression), or as the generator of a GAN.
 
+    Inputs are not rescaled. With large-range inputs (the noise-to-digit study feeds
+    values up to 1,000) and a constant learning rate, batch norm's moving statistics
+    (momentum 0.99) trail the fast-moving Dense pre-activations, so the model generates
+    poorly in evaluation mode although its training loss falls: decay the learning rate
+    to zero over the run (as `experiments.noise_to_digit` does), or re-estimate the
+    statistics before generating.
+
     Args:
       noise_dim: size of the input vector.
       rngs: `nnx.Rngs`.

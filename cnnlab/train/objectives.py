@@ -31,13 +31,19 @@ def per_example(op: Callable) -> PerExample:
 
 
 def accuracy(logits, labels):
-    """1.0 where ``argmax(logits) == labels``, else 0.0: ``(B, K), (B,) -> (B,)`` float32."""
-    if logits.ndim != 2 or labels.shape != logits.shape[:1]:
+    """Per example, the share of positions where ``argmax(logits) == labels``, float32 ``(B,)``.
+
+    ``(B, K), (B,)``: 1.0 or 0.0 per example (classification). ``(B, ..., K), (B, ...)``:
+    the mean over the positions of each example, e.g. pixel accuracy for segmentation
+    logits ``(B, H, W, K)`` and masks ``(B, H, W)``.
+    """
+    if logits.ndim < 2 or labels.shape != logits.shape[:-1]:
         raise ValueError(
-            f"accuracy: needs logits (B, K) and integer labels (B,); got logits {tuple(logits.shape)}, "
-            f"labels {tuple(labels.shape)} {labels.dtype}"
+            f"accuracy: needs logits (B, ..., K) and integer labels (B, ...) of the logits' shape without K; "
+            f"got logits {tuple(logits.shape)}, labels {tuple(labels.shape)} {labels.dtype}"
         )
-    return (jnp.argmax(logits, axis=-1) == labels).astype(jnp.float32)
+    hit = (jnp.argmax(logits, axis=-1) == labels).astype(jnp.float32)
+    return hit.reshape(hit.shape[0], -1).mean(axis=1)
 
 
 def _bce_logits(pred, target):
