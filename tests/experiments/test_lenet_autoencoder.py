@@ -1,0 +1,36 @@
+"""`lenet-autoencoder`: the quick run trains the three autoencoders on real digits and writes a complete report."""
+
+import numpy as np
+
+from experiments import lenet_autoencoder
+from tests.experiments._checks import check_run, run_quick
+
+
+def test_quick_run_learns_and_reports(tmp_path):
+    record = run_quick(lenet_autoencoder.STUDY, tmp_path)
+    tags = tuple(lenet_autoencoder.MODELS)
+    check_run(
+        tmp_path, "lenet-autoencoder", data_name="mnist",
+        metrics=("black_mae", "mean_digit_mse", *(f"{t}_val_mae" for t in tags), *(f"{t}_val_mse" for t in tags)),
+    )  # fmt: skip
+    m, hist = record["metrics"], record["history"]
+    assert set(hist) == set(tags)
+    for tag in tags:
+        h = hist[tag]
+        assert len(h) == record["config"]["epochs"] == 2
+        assert h[-1]["loss"] < h[0]["loss"], f"{tag}: the training loss did not fall"
+        # The reported validation numbers are the last epoch's pass over every test digit.
+        assert m[f"{tag}_val_mae"] == h[-1]["val_mae"] and m[f"{tag}_val_mse"] == h[-1]["val_mse"]
+        assert 0 <= m[f"{tag}_background_mean"] <= 1 and 0 <= m[f"{tag}_background_visible"] <= 1
+    # The baselines, recomputed from the data: a black image's errors are the mean pixel and mean squared pixel.
+    assert 0.05 < m["black_mae"] < 0.25 and m["black_mse"] < m["black_mae"]
+    # From random initialisation (grey everywhere) the MSE model learns at least the average digit,
+    # better than a black image; the wide model's code already beats the mean digit on the training data.
+    assert m["lenet_mse_val_mse"] < m["black_mse"]
+    assert hist["wide_mae"][-1]["mse"] < m["mean_digit_mse"]
+    files = {f["file"] for f in record["figures"]}
+    assert files == {"reconstructions.png", "interpolation.png", "curves.png"}
+    report = (tmp_path / "report.md").read_text()
+    assert "0.156" in report and "0.062" in report
+    rows = [row["quantity"] for row in record["references"]]
+    assert len(rows) == 4 and all(np.isfinite(row["ours"]) for row in record["references"])
