@@ -11,5 +11,18 @@ from cnnlab.viz.features import feature_maps as feature_maps
 from cnnlab.viz.features import kernel_grid as kernel_grid
 from cnnlab.viz.images import image_rows as image_rows
 from cnnlab.viz.images import to_display as to_display
+from cnnlab.viz.latent import interpolation_strips as interpolation_strips
+from cnnlab.viz.latent import latent_manifold as latent_manifold
+from cnnlab.viz.latent import latent_scatter as latent_scatter
 
-__all__ = ["compare_histories", "feature_maps", "image_rows", "kernel_grid", "sweep_curves", "to_display"]
+__all__ = [
+    "compare_histories",
+    "feature_maps",
+    "image_rows",
+    "interpolation_strips",
+    "kernel_grid",
+    "latent_manifold",
+    "latent_scatter",
+    "sweep_curves",
+    "to_display",
+]
