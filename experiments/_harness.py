@@ -206,6 +206,11 @@ class Run:
         n = len(train_data[0]) if isinstance(train_data, tuple) else len(train_data.labels)
         self.check_batch(n)
         kw = dict(epochs=self.cfg["epochs"], batch_size=self.cfg["batch_size"], seed=self.seed, verbose=self.verbose)
+        if self.verbose and not sys.stderr.isatty():
+            # fit's bar needs a terminal; elsewhere (a log file, CI) one line per epoch.
+            kw["on_epoch"] = lambda rec, tag=tag: self.log(
+                f"{tag} epoch {rec['epoch']}/{kw['epochs']}: " + _numbers(rec)
+            )
         if self.checkpoint_dir is not None:
             kw.update(checkpoint_dir=str((self.checkpoint_dir / tag).resolve()), resume=self.resume)
         kw.update(kwargs)
@@ -213,9 +218,7 @@ class Run:
         self.log(f"training {tag}: {what}")
         history = train.fit(model, train_data, **kw)
         self.histories[tag] = history
-        last = history.records[-1]
-        shown = ", ".join(f"{k} {v:.4g}" for k, v in last.items() if k not in ("epoch", "time_s", "examples_per_s"))
-        self.log(f"trained {tag}: {shown} ({sum(history['time_s']):.1f} s)")
+        self.log(f"trained {tag}: {_numbers(history.records[-1])} ({sum(history['time_s']):.1f} s)")
         return history
 
     def fit_many(self, make_model, seeds, train_data, *, tag: str = "sweep", **kwargs):
@@ -301,6 +304,10 @@ class Run:
         (self.out / "metrics.json").write_text(json.dumps(record, indent=1, default=_plain))
         (self.out / "report.md").write_text(render_report(record, self.study, self.sections))
         return record
+
+
+def _numbers(record: dict) -> str:
+    return ", ".join(f"{k} {v:.4g}" for k, v in record.items() if k not in ("epoch", "time_s", "examples_per_s"))
 
 
 def _parse_setting(item: str, study: Study) -> tuple[str, Any]:

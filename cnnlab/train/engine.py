@@ -230,16 +230,16 @@ def predict(model: nnx.Module, inputs, *, batch_size: int = 256) -> jax.Array:
     _check_batch("predict", batch_size, len(inputs), "batch_size")
     model.eval()
     graphdef, params, keys, rest = _split(model)
-    n = int(inputs.shape[0])
+    return _jit_predict(graphdef, int(inputs.shape[0]), batch_size, jax.device_put(inputs), params, keys, rest)
 
-    @jax.jit
-    def run(x, params, keys, rest):
-        idx, _ = cdata.epoch_indices(None, n, batch_size=batch_size, remainder="pad")
-        m = nnx.merge(graphdef, params, keys, rest, copy=True)
-        out = jax.lax.map(lambda i: m(_scale(x[i])), idx)
-        return out.reshape((-1,) + out.shape[2:])[:n]
 
-    return run(jax.device_put(inputs), params, keys, rest)
+@functools.partial(jax.jit, static_argnums=(0, 1, 2))
+def _jit_predict(graphdef, n, batch_size, x, params, keys, rest):
+    """`predict`'s program, compiled once per model structure, size and batch."""
+    idx, _ = cdata.epoch_indices(None, n, batch_size=batch_size, remainder="pad")
+    m = nnx.merge(graphdef, params, keys, rest, copy=True)
+    out = jax.lax.map(lambda i: m(_scale(x[i])), idx)
+    return out.reshape((-1,) + out.shape[2:])[:n]
 
 
 def _jsonable(v):
@@ -272,6 +272,7 @@ def fit(
     best_metric: str | None = None,
     resume: bool = False,
     verbose: bool = True,
+    on_epoch: Callable[[dict], None] | None = None,
     devices=None,
     compute_dtype=None,
 ) -> History:
@@ -318,6 +319,8 @@ def fit(
       compute_dtype: None (float32), or ``jnp.bfloat16``/``jnp.float16`` for the training
         forward and backward passes: parameters, optimizer state and batch statistics stay
         float32, the loss is taken in float32; validation runs in float32.
+      on_epoch: called with each epoch's record (a copy) once it is complete, e.g. to
+        log progress where there is no terminal for the bar.
       verbose: a tqdm bar on stderr when it is a terminal. The scan path advances it once
         per epoch (the epoch is one dispatch); ``per_step`` once per step with the
         running loss.
@@ -410,6 +413,7 @@ def fit(
             shuffle_key=shuffle_key, step_key=step_key, augment=augment, per_step=per_step,
             eval_batch_size=eval_batch_size, ckpt=ckpt, checkpoint_every=checkpoint_every, history=history,
             config=config, verbose=verbose, base=base, devices=devices, compute_dtype=compute_dtype,
+            on_epoch=on_epoch,
         )
     finally:
         model.eval()
@@ -519,7 +523,7 @@ def _jit_eval(graph, fns, n, batch_size, data, params, keys, rest):
 def _run(*, model, x, y, stream, val_data, n, steps, batch_size, epochs, start, loss_fn, metric_fns, tx,
          graph_train, graph_eval, params, keys, rest, opt_state, shuffle_key, step_key, augment,
          per_step, eval_batch_size, ckpt, checkpoint_every, history, config, verbose, base, devices,
-         compute_dtype):
+         compute_dtype, on_epoch):
     """The epoch loop of `fit`, after arguments are checked and any checkpoint restored."""
     replicated = batch_sharding = None
     if devices is not None:
@@ -585,6 +589,8 @@ def _run(*, model, x, y, stream, val_data, n, steps, batch_size, epochs, start, 
                     {"config": config, "epoch": epoch + 1, "history": history.to_dict()},
                     metrics={k: v for k, v in record.items() if isinstance(v, float) and math.isfinite(v)},
                 )
+            if on_epoch is not None:
+                on_epoch(dict(record))
     finally:
         if bar is not None:
             bar.close()

@@ -121,3 +121,11 @@ def test_fit_streams_a_tfds_data_source():
     want = train.evaluate(model, (images, labels), loss=CE)
     assert_close(h["val_loss"][0], want["loss"], np.float32)
     assert h["val_accuracy"][0] == pytest.approx(want["accuracy"], abs=1e-12)
+
+
+def test_on_epoch_gets_each_completed_record():
+    x, y = blobs(32)
+    seen = []
+    h = train.fit(Softmax(64, 3, rngs=nnx.Rngs(0)), (x, y), loss=CE, optimizer="sgd", epochs=3, batch_size=8,
+                  verbose=False, on_epoch=seen.append)  # fmt: skip
+    assert seen == h.records and seen[0] is not h.records[0]  # copies, one per epoch, in order
