@@ -140,7 +140,8 @@ class Run:
         ckpt = args.checkpoint_dir or (str(self.out / "checkpoints") if args.resume else None)
         self.checkpoint_dir = None if ckpt is None else Path(ckpt)
         self.resume = bool(args.resume)
-        self.command = " ".join(["cnnlab", "run", study.name, *map(shlex.quote, argv)])
+        shown = [a for a in argv if a != "--quiet"]  # the command that reproduces the run
+        self.command = " ".join(["cnnlab", "run", study.name, *map(shlex.quote, shown)])
         self.metrics: dict[str, Any] = {}
         self.histories: dict[str, Any] = {}
         self.references: list[dict] = []
