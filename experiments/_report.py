@@ -57,7 +57,8 @@ def build(results: str | Path = "results", out: str | Path = "docs/RESULTS.md", 
         "Full runs of each study, our numbers beside the numbers of the classic study it reproduces.",
         "Rebuilt by `cnnlab report` from `results/*/metrics.json`; each section gives the command",
         "that reproduces it. References marked as goals (`>= x`) are targets the issue set, not",
-        "published numbers. Every run here ran on the machine its section names.",
+        "published numbers. Every run here ran on the machine its section names; wall times",
+        "are as measured, compilation included, and grow when other jobs share the machine.",
         "",
     ]
     for folder, r in runs:
