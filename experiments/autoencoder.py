@@ -164,10 +164,10 @@ def run(r: Run) -> None:
         "code (rows 2 and 4).",
     )
 
-    fig = viz.compare_histories({"ConvAutoencoder": history}, ("loss",), title="Binary cross-entropy per epoch")
+    fig = viz.compare_histories(
+        {"ConvAutoencoder": history}, ("loss",), title="Binary cross-entropy per epoch", val_label="test"
+    )
     ax = fig.axes[0]
-    for line in ax.get_lines():
-        line.set_label(line.get_label().replace("(validation)", "(test)"))
     if on_mnist:
         ax.axhline(BLOG_LOSS, color="k", lw=0.8, ls=":", label="Keras blog, 50 epochs on 60,000 digits (0.094)")
     ax.axhline(floor, color="grey", lw=0.8, ls="-.", label=f"floor: entropy of the test images ({floor:.3f})")

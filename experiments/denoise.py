@@ -218,10 +218,11 @@ def run(r: Run) -> None:
         "of the denoised digit against the clean one.",
     )
 
-    fig = viz.compare_histories({"DenoisingAutoencoder": history}, ("loss",), title="Mean squared error per epoch")
+    fig = viz.compare_histories(
+        {"DenoisingAutoencoder": history}, ("loss",), title="Mean squared error per epoch",
+        val_label="test, fixed noise",
+    )  # fmt: skip
     ax = fig.axes[0]
-    for line in ax.get_lines():
-        line.set_label(line.get_label().replace("(validation)", "(test, fixed noise)"))
     ax.axhline(mse_noisy, color="C3", lw=0.9, ls=":", label=f"noisy input unchanged ({mse_noisy:.3f})")
     ax.axhline(mse_zero, color="grey", lw=0.9, ls="-.", label=f"black image ({mse_zero:.3f})")
     ax.set_ylabel("MSE against the clean digits")

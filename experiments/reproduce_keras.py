@@ -234,12 +234,27 @@ def run(r: Run) -> None:
         torch_version=torch.__version__,
     )
     within = "within" if all(ok.values()) else "**not** within"
-    r.compare("ConvAutoencoder (Keras .weights.h5 file): max abs difference of reconstructions", ae_diff,
-              f"<= {cfg['ae_tol']:.0e}", source="float32 summation order", note="the Keras model, same weights")
-    r.compare("MnistCNN (Keras model object): max abs difference of probabilities", cnn_diff,
-              f"<= {cfg['cnn_tol']:.0e}", source="float32 summation order", note="the Keras model, same weights")
-    r.compare("LeNet5 (PyTorch state_dict): max abs difference of probabilities", lenet_diff,
-              f"<= {cfg['torch_tol']:.0e}", source="float32 summation order", note="the PyTorch model, same weights")
+    r.compare(
+        "ConvAutoencoder (Keras .weights.h5 file): max abs difference of reconstructions",
+        ae_diff,
+        f"<= {cfg['ae_tol']:.0e}",
+        source="float32 summation order",
+        note="the Keras model, same weights",
+    )
+    r.compare(
+        "MnistCNN (Keras model object): max abs difference of probabilities",
+        cnn_diff,
+        f"<= {cfg['cnn_tol']:.0e}",
+        source="float32 summation order",
+        note="the Keras model, same weights",
+    )
+    r.compare(
+        "LeNet5 (PyTorch state_dict): max abs difference of probabilities",
+        lenet_diff,
+        f"<= {cfg['torch_tol']:.0e}",
+        source="float32 summation order",
+        note="the PyTorch model, same weights",
+    )
     r.section(
         f"Each model was trained briefly in its own framework ({epochs} epoch(s), Adam {lr}, batch {batch_size}, "
         f"{len(tr)} training images; seed {r.seed}), its weights moved into the cnnlab model with "
@@ -249,8 +264,11 @@ def run(r: Run) -> None:
         f"{np.mean(p_lenet.argmax(-1) == y_test):.3f} (LeNet5). The Keras weights file is kept beside this report "
         f"as `conv_autoencoder.weights.h5`."
     )
-    r.figure(_figure_autoencoder(x_test, k_rec, o_rec), "autoencoder.png",
-             "Originals (top), the Keras autoencoder's reconstructions, and cnnlab's with the same weights.")
+    r.figure(
+        _figure_autoencoder(x_test, k_rec, o_rec),
+        "autoencoder.png",
+        "Originals (top), the Keras autoencoder's reconstructions, and cnnlab's with the same weights.",
+    )
     r.figure(
         _figure_classifiers(x_test, y_test, [("MnistCNN\nKeras/cnnlab", p_keras, p_cnn),
                                              ("LeNet5\nPyTorch/cnnlab", p_torch, p_lenet)]),
