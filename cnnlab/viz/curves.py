@@ -11,6 +11,17 @@ def _records(h) -> list[dict]:
     return h.records if hasattr(h, "records") else list(h)
 
 
+def _epoch_axis(ax, key: str) -> None:
+    """Epochs on x (integer ticks), ``key`` in words on y, a light grid, the legend."""
+    from matplotlib.ticker import MaxNLocator
+
+    ax.set_xlabel("epoch")
+    ax.set_ylabel(key.replace("_", " "))
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=8)
+
+
 def compare_histories(
     histories: Mapping[str, object],
     keys: Sequence[str] = ("loss",),
@@ -30,7 +41,6 @@ def compare_histories(
       A matplotlib ``Figure``.
     """
     import matplotlib.pyplot as plt
-    from matplotlib.ticker import MaxNLocator
 
     fig, axes = plt.subplots(1, len(keys), figsize=(5 * len(keys), 3.6), squeeze=False)
     for ax, key in zip(axes[0], keys):
@@ -42,11 +52,7 @@ def compare_histories(
                 ax.plot(ep, [r[key] for r in rec], "-", color=color, label=f"{label} (train)")
             if f"val_{key}" in rec[0]:
                 ax.plot(ep, [r[f"val_{key}"] for r in rec], "--", color=color, label=f"{label} ({val_label})")
-        ax.set_xlabel("epoch")
-        ax.set_ylabel(key.replace("_", " "))
-        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
-        ax.grid(alpha=0.3)
-        ax.legend(fontsize=8)
+        _epoch_axis(ax, key)
     if title:
         fig.suptitle(title)
     fig.tight_layout()
@@ -64,7 +70,6 @@ def sweep_curves(groups: Mapping[str, Sequence[object]], key: str, *, title: str
       A matplotlib ``Figure``.
     """
     import matplotlib.pyplot as plt
-    from matplotlib.ticker import MaxNLocator
 
     fig, ax = plt.subplots(figsize=(6, 4))
     for i, (label, hs) in enumerate(groups.items()):
@@ -73,11 +78,7 @@ def sweep_curves(groups: Mapping[str, Sequence[object]], key: str, *, title: str
         mean = values.mean(0)
         ax.plot(ep, mean, "-", color=f"C{i}", label=f"{label} (mean of {len(hs)} seeds)")
         ax.fill_between(ep, values.min(0), values.max(0), color=f"C{i}", alpha=0.2)
-    ax.set_xlabel("epoch")
-    ax.set_ylabel(key.replace("_", " "))
-    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
-    ax.grid(alpha=0.3)
-    ax.legend(fontsize=8)
+    _epoch_axis(ax, key)
     if title:
         ax.set_title(title)
     fig.tight_layout()
