@@ -13,6 +13,9 @@ from cnnlab.data.batching import take as take
 from cnnlab.data.batching import to_device as to_device
 from cnnlab.data.dataset import Dataset as Dataset
 from cnnlab.data.dataset import DataUnavailableError as DataUnavailableError
+from cnnlab.data.segmentation import SEGMENTATION_DATASETS as SEGMENTATION_DATASETS
+from cnnlab.data.segmentation import SegmentationDataset as SegmentationDataset
+from cnnlab.data.segmentation import load_segmentation as load_segmentation
 from cnnlab.data.sources import OFFLINE_ANNOUNCEMENT as OFFLINE_ANNOUNCEMENT
 from cnnlab.data.sources import SOURCES as SOURCES
 from cnnlab.data.sources import load as load
@@ -35,12 +38,15 @@ __all__ = [
     "Dataset",
     "OFFLINE_ANNOUNCEMENT",
     "REMAINDERS",
+    "SEGMENTATION_DATASETS",
     "SOURCES",
+    "SegmentationDataset",
     "channel_stats",
     "epoch_indices",
     "flip_horizontal",
     "iterate_batches",
     "load",
+    "load_segmentation",
     "num_batches",
     "one_hot",
     "open_source",
