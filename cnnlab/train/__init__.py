@@ -3,6 +3,7 @@
 See ``docs/train.md``. Every public name is listed here.
 """
 
+from cnnlab.train.batch_stats import recompute_batch_stats as recompute_batch_stats
 from cnnlab.train.checkpoint import Checkpointer as Checkpointer
 from cnnlab.train.checkpoint import CheckpointError as CheckpointError
 from cnnlab.train.checkpoint import restore_model as restore_model
@@ -36,5 +37,6 @@ __all__ = [
     "make_optimizer",
     "per_example",
     "predict",
+    "recompute_batch_stats",
     "restore_model",
 ]
