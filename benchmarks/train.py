@@ -15,6 +15,7 @@ peer's (above 1: cnnlab is faster).
 
     python benchmarks/train.py                      # 6,400 images, batches 32 and 128
     python benchmarks/train.py --examples 60000 --batches 128
+    python benchmarks/train.py --parity --seeds 5   # test accuracy after 1 epoch, 5 seeds each
 """
 
 import argparse
@@ -37,10 +38,10 @@ from flax import nnx
 from cnnlab import data, models, train
 
 
-def _cnnlab(x, y, batch, per_step):
-    model = models.MnistCNN(rngs=nnx.Rngs(0))
-    hist = train.fit(model, (x, y), loss="softmax_cross_entropy", optimizer="adam", epochs=2, batch_size=batch,
-                     per_step=per_step, verbose=False)
+def _cnnlab(x, y, batch, seed, epochs, per_step):
+    model = models.MnistCNN(rngs=nnx.Rngs(seed))
+    hist = train.fit(model, (x, y), loss="softmax_cross_entropy", optimizer="adam", epochs=epochs, batch_size=batch,
+                     per_step=per_step, seed=seed, verbose=False)
     return hist["time_s"], lambda xs: np.asarray(train.predict(model, xs))
 
 
@@ -56,9 +57,9 @@ class _FlaxCNN(nnx.Module):
         return self.d(h.reshape(h.shape[0], -1))
 
 
-def _flax(x, y, batch):
+def _flax(x, y, batch, seed, epochs):
     xd, yd = jnp.asarray(x), jnp.asarray(y)
-    model = _FlaxCNN(nnx.Rngs(0))
+    model = _FlaxCNN(nnx.Rngs(seed))
     opt = nnx.Optimizer(model, optax.adam(1e-3), wrt=nnx.Param)
 
     @nnx.jit
@@ -73,8 +74,9 @@ def _flax(x, y, batch):
         return value
 
     times = []
-    for epoch in range(2):
-        idx = np.asarray(data.epoch_indices(jax.random.key(epoch), len(x), batch_size=batch)[0])
+    for epoch in range(epochs):
+        key = jax.random.fold_in(jax.random.key(seed), epoch)
+        idx = np.asarray(data.epoch_indices(key, len(x), batch_size=batch)[0])
         t0 = time.perf_counter()
         for rows in idx:
             v = step(model, opt, rows)
@@ -83,9 +85,10 @@ def _flax(x, y, batch):
     return times, lambda xs: np.asarray(nnx.jit(lambda m, a: m(a))(model, jnp.asarray(xs, jnp.float32) / 255))
 
 
-def _keras(x, y, batch):
+def _keras(x, y, batch, seed, epochs):
     import keras
 
+    keras.utils.set_random_seed(seed)
     model = keras.Sequential([
         keras.Input((28, 28, 1)),
         keras.layers.Conv2D(32, 3, padding="same", activation="relu"),
@@ -98,17 +101,17 @@ def _keras(x, y, batch):
     model.compile(optimizer="adam", loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True))
     xf = x.astype(np.float32) / 255
     times = []
-    for _ in range(2):
+    for _ in range(epochs):
         t0 = time.perf_counter()
         model.fit(xf, y, batch_size=batch, epochs=1, verbose=0, shuffle=True)
         times.append(time.perf_counter() - t0)
     return times, lambda xs: np.asarray(model.predict(xs.astype(np.float32) / 255, batch_size=256, verbose=0))
 
 
-def _torch(x, y, batch):
+def _torch(x, y, batch, seed, epochs):
     import torch
 
-    torch.manual_seed(0)
+    torch.manual_seed(seed)
     net = torch.nn.Sequential(
         torch.nn.Conv2d(1, 32, 3, padding=1), torch.nn.ReLU(), torch.nn.MaxPool2d(2),
         torch.nn.Conv2d(32, 16, 3, padding=1), torch.nn.ReLU(), torch.nn.MaxPool2d(2),
@@ -118,8 +121,8 @@ def _torch(x, y, batch):
     xt = torch.from_numpy(x.transpose(0, 3, 1, 2).astype(np.float32) / 255)
     yt = torch.from_numpy(y.astype(np.int64))
     times = []
-    for epoch in range(2):
-        perm = torch.randperm(len(x), generator=torch.Generator().manual_seed(epoch))
+    for epoch in range(epochs):
+        perm = torch.randperm(len(x), generator=torch.Generator().manual_seed(1000 * seed + epoch))
         t0 = time.perf_counter()
         for s in range(len(x) // batch):
             i = perm[s * batch:(s + 1) * batch]
@@ -138,8 +141,8 @@ def _torch(x, y, batch):
 
 
 PEERS = {
-    "cnnlab scan": lambda x, y, b: _cnnlab(x, y, b, per_step=False),
-    "cnnlab per-step": lambda x, y, b: _cnnlab(x, y, b, per_step=True),
+    "cnnlab scan": lambda *a: _cnnlab(*a, per_step=False),
+    "cnnlab per-step": lambda *a: _cnnlab(*a, per_step=True),
     "Flax NNX per-step": _flax,
     "Keras 3 fit (jax)": _keras,
     "PyTorch eager": _torch,
@@ -151,7 +154,7 @@ def _child(peer: str, batch: int, examples: int) -> dict:
     train_ds, test_ds = data.load("fashion_mnist"), data.load("fashion_mnist", "test")
     x, y = train_ds.images[:examples], train_ds.labels[:examples]
     steps = len(x) // batch
-    times, predict = PEERS[peer](x, y, batch)
+    times, predict = PEERS[peer](x, y, batch, 0, 2)
     logits = predict(test_ds.images[:TEST_EXAMPLES])
     acc = float(np.mean(np.argmax(logits, -1) == test_ds.labels[:TEST_EXAMPLES]))
     return {
@@ -162,28 +165,34 @@ def _child(peer: str, batch: int, examples: int) -> dict:
     }
 
 
+def _parity_child(peer: str, batch: int, seeds: int, epochs: int) -> dict:
+    """Test accuracy of one framework after ``epochs`` on all 60,000 images, for each seed."""
+    train_ds, test_ds = data.load("fashion_mnist"), data.load("fashion_mnist", "test")
+    accs = []
+    for seed in range(seeds):
+        _, predict = PEERS[peer](train_ds.images, train_ds.labels, batch, seed, epochs)
+        logits = predict(test_ds.images)
+        accs.append(float(np.mean(np.argmax(logits, -1) == test_ds.labels)))
+    return {"accuracies": accs}
+
+
 TEST_EXAMPLES = 5000
+PARITY_PEERS = ("cnnlab scan", "Flax NNX per-step", "Keras 3 fit (jax)", "PyTorch eager")
 
 
-def main():
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--examples", type=int, default=6400, help="training images per epoch")
-    parser.add_argument("--batches", type=int, nargs="+", default=[32, 128])
-    parser.add_argument("--child", help=argparse.SUPPRESS)  # internal: run one peer, print JSON
-    args = parser.parse_args()
-    if args.child:
-        print(json.dumps(_child(args.child, args.batches[0], args.examples)))
-        return
+def _run_child(*args) -> dict:
+    cmd = [sys.executable, __file__, *map(str, args)]
+    out = subprocess.run(cmd, capture_output=True, text=True, check=True).stdout
+    return json.loads(out.strip().splitlines()[-1])
+
+
+def _throughput(args) -> None:
     print(f"{platform.processor() or platform.machine()}, {os.cpu_count()} cores, jax {jax.__version__} "
           f"({jax.default_backend()}), {args.examples} Fashion-MNIST training images, MnistCNN, adam; "
           f"second epoch timed, accuracy on {TEST_EXAMPLES} test images after two epochs; "
           "each framework in its own process")
     for batch in args.batches:
-        res = {}
-        for name in PEERS:
-            cmd = [sys.executable, __file__, "--child", name, "--batches", str(batch), "--examples", str(args.examples)]
-            out = subprocess.run(cmd, capture_output=True, text=True, check=True).stdout
-            res[name] = json.loads(out.strip().splitlines()[-1])
+        res = {name: _run_child("--child", name, "--batches", batch, "--examples", args.examples) for name in PEERS}
         ours = res["cnnlab scan"]["images_per_s"]
         print(f"\nbatch {batch}")
         print("| framework | images/s | cnnlab scan / it | first epoch s (compile) | test acc | peak RSS MB |")
@@ -193,6 +202,50 @@ def main():
                 f"| {name} | {r['images_per_s']:.0f} | {ours / r['images_per_s']:.2f} | {r['first_epoch_s']:.1f} "
                 f"| {r['test_accuracy']:.3f} | {r['peak_rss_mb']:.0f} |"
             )
+
+
+def _parity(args) -> None:
+    """Accuracy parity: each framework trained from ``--seeds`` seeds on the full training set."""
+    print(f"{platform.processor() or platform.machine()}, {os.cpu_count()} cores, jax {jax.__version__}; "
+          f"MnistCNN, adam 1e-3, {args.epochs} epoch(s) on all 60,000 Fashion-MNIST training images, "
+          f"test accuracy on all 10,000 test images, seeds 0..{args.seeds - 1}; each framework in its own process")
+    for batch in args.batches:
+        res = {name: _run_child("--parity-child", name, "--batches", batch, "--seeds", args.seeds,
+                                "--epochs", args.epochs)["accuracies"] for name in PARITY_PEERS}
+        ours = np.asarray(res["cnnlab scan"]) * 100
+        print(f"\nbatch {batch}")
+        print("| framework | test acc % (mean ± sd) | min | max | cnnlab - it (points) | per seed |")
+        print("| --- | ---: | ---: | ---: | ---: | --- |")
+        for name, accs in res.items():
+            a = np.asarray(accs) * 100
+            sd = a.std(ddof=1) if len(a) > 1 else float("nan")
+            # the difference of means and its standard error (independent runs)
+            diff = ours.mean() - a.mean()
+            se = np.sqrt(ours.var(ddof=1) / len(ours) + a.var(ddof=1) / len(a)) if len(a) > 1 else float("nan")
+            cell = "" if name == "cnnlab scan" else f"{diff:+.2f} ± {se:.2f}"
+            print(f"| {name} | {a.mean():.2f} ± {sd:.2f} | {a.min():.2f} | {a.max():.2f} | {cell} "
+                  f"| {', '.join(f'{v:.2f}' for v in a)} |")
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--examples", type=int, default=6400, help="training images per epoch (throughput)")
+    parser.add_argument("--batches", type=int, nargs="+", default=[32, 128])
+    parser.add_argument("--parity", action="store_true",
+                        help="accuracy parity instead of throughput: full training set, several seeds")
+    parser.add_argument("--seeds", type=int, default=5, help="seeds per framework (--parity)")
+    parser.add_argument("--epochs", type=int, default=1, help="epochs per run (--parity)")
+    parser.add_argument("--child", help=argparse.SUPPRESS)  # internal: run one peer, print JSON
+    parser.add_argument("--parity-child", help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.child:
+        print(json.dumps(_child(args.child, args.batches[0], args.examples)))
+    elif args.parity_child:
+        print(json.dumps(_parity_child(args.parity_child, args.batches[0], args.seeds, args.epochs)))
+    elif args.parity:
+        _parity(args)
+    else:
+        _throughput(args)
 
 
 if __name__ == "__main__":

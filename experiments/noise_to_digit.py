@@ -271,6 +271,14 @@ def run(r: Run) -> None:
         optimizer="adam",
     )
     judge_acc = train.evaluate(judge_model, test_ds, loss="softmax_cross_entropy")["accuracy"]
+    # The judge's reading of the ideal class-average digit: phase 2's optimum (see the docstring).
+    class_means = np.stack([x_train[y_train == c].astype(np.float32).mean(0) / 255.0 for c in range(k)])
+    p_means = np.asarray(jax.nn.softmax(train.predict(judge_model, class_means), axis=-1))
+    judge_on_means = p_means[np.arange(k), np.arange(k)]
+    r.metric(
+        judge_p_on_class_means=judge_on_means,
+        judge_share_on_class_means=float(np.mean(p_means.argmax(-1) == np.arange(k))),
+    )
 
     # Phase 1: fresh uniform noise, unrelated to the target digit.
     gen1 = models.NoiseToDigit(noise_dim, rngs=nnx.Rngs(r.seed + 1))
@@ -284,6 +292,9 @@ def run(r: Run) -> None:
         optimizer=decayed(cfg["phase1_epochs"]),
         augment=_add_uniform(1.0),
     )
+    # Exact batch-norm statistics of the final weights for generating in evaluation mode.
+    noise1 = jax.random.uniform(jax.random.fold_in(key, 11), (len(x_train), noise_dim))
+    train.recompute_batch_stats(gen1, noise1, batch_size=cfg["batch_size"], seed=r.seed)
     out1 = _generate(gen1, jax.random.uniform(jax.random.fold_in(key, 1), (len(real_test), noise_dim)))
     var_gen, var_real = pixel_variance(out1), pixel_variance(real_test)
     dist_gen, dist_real = rms_distance_to(out1, mean_digit), rms_distance_to(real_test, mean_digit)
@@ -306,6 +317,8 @@ def run(r: Run) -> None:
         optimizer=decayed(cfg["epochs"]),
         augment=_add_uniform(WIDTH),
     )
+    noise2 = class_noise(jax.random.fold_in(key, 12), y_train, noise_dim)
+    train.recompute_batch_stats(gen2, noise2, batch_size=cfg["batch_size"], seed=r.seed)
     intended = np.repeat(np.arange(k), per_class)
     out2 = _generate(gen2, class_noise(jax.random.fold_in(key, 2), intended, noise_dim))
     share2, pc_share2, pred2 = judge(judge_model, out2, intended, k)
@@ -362,6 +375,12 @@ def run(r: Run) -> None:
         "phase 1: RMS distance of outputs to the mean digit", dist_gen, None, note=f"real test digits: {dist_real:.3f}"
     )
     r.compare("judge (MnistCNN) test accuracy", judge_acc, None, note=f"{cfg['judge_epochs']} epochs on {data_note}")
+    r.compare(
+        "judge: lowest probability it gives a class's mean digit for that class",
+        float(judge_on_means.min()),
+        None,
+        note=f"digit {int(judge_on_means.argmin())}; each class's mean training digit is what phase 2 converges to",
+    )
     r.compare(
         "phase 2: share judged as the intended digit",
         share2,
@@ -587,7 +606,7 @@ STUDY = Study(
         gen_learning_rate=3e-3,  # the generators' initial rate, cosine-decayed to 0
         noise_dim=100,
         train_digits=None,  # None: every training digit; else a seeded random subset of this many
-        judge_epochs=5,
+        judge_epochs=20,  # to convergence; a weaker judge misreads blurry class averages (docstring)
         ae_epochs=15,
         latent_dim=10,
         samples_per_class=100,
