@@ -158,3 +158,21 @@ def test_pool_jit_vmap_eager_agree_and_bfloat16():
     got = h(x[0].astype(jnp.bfloat16))
     assert got.dtype == jnp.bfloat16
     assert_close(got, ref.pool2d(x[0].astype(jnp.bfloat16).astype(np.float32), (2, 2), (2, 2), ((0, 0), (0, 0)), "avg"))
+
+
+@pytest.mark.parametrize("window", [2, 3, (2, 3), 4, 5])
+def test_max_pool_gradient_on_ties_is_a_subgradient(window):
+    # Small integers: many windows hold several tied maxima. Whatever the split, each window's
+    # gradient must be non-negative, zero off its maxima and sum to the upstream gradient.
+    kh, kw = (window, window) if isinstance(window, int) else window
+    x = np.random.default_rng(6).integers(0, 3, (2, 2 * kh, 3 * kw, 3)).astype(np.float32)
+    up = np.random.default_rng(7).uniform(0.5, 2.0, (2, 2, 3, 3)).astype(np.float32)
+    g = np.asarray(jax.grad(lambda x: (ops.max_pool2d(x, window) * up).sum())(jnp.asarray(x)))
+    for n in range(2):
+        for i in range(2):
+            for j in range(3):
+                for c in range(3):
+                    win = x[n, i * kh : (i + 1) * kh, j * kw : (j + 1) * kw, c]
+                    gw = g[n, i * kh : (i + 1) * kh, j * kw : (j + 1) * kw, c]
+                    assert (gw >= 0).all() and (gw[win < win.max()] == 0).all()
+                    np.testing.assert_allclose(gw.sum(), up[n, i, j, c], rtol=1e-6)
