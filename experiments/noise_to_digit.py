@@ -14,38 +14,47 @@ draw digit ``k``. It is measured as a user would: a separately trained `models.M
 digit (the goal is >= 0.95) and the diversity within each class (mean pairwise RMS pixel
 distance, against real test digits of the same class).
 
-The noise values reach 999 and are fed as they are: `NoiseToDigit` does not rescale its
-input (its docstring promises nothing about the range), and its first layer, a Dense
-followed by batch normalization, standardises each projected feature over the batch
-anyway. What the raw values do break is evaluation mode: Adam moves the Dense's
-pre-activations (of order |w| * 1000) by a large fraction at every step, and batch
-normalization's moving averages (momentum 0.99) trail behind, so with a constant learning
-rate the generator in evaluation mode draws the same digit for every class (a probe at a
-constant 1e-3: 10% judged as intended after 4 epochs, while the training loss was
-falling). The generators therefore train with a cosine decay of the rate to 0, after which
-the moving statistics settle on the final weights (84% after 12 epochs with a cosine decay
-from 3e-3; rescaling the noise by 1/289 to unit variance gave the same 83%, so the scale
-is not the obstacle).
+Since the noise is fresh at every step, no input points to a particular training digit, and
+the loss is smallest when the decoder draws each class's mean digit: phase 2 converges to ten
+class averages, legible but nearly without variety. Two things decide whether the judge reads
+them as intended:
+
+- **The judge.** A blurry class average is an unusual input. A judge trained for 5 epochs
+  (95.4% on real test digits) gives the mean training "5" only 0.68 probability of being a 5
+  and read 80% of the phase-2 digits as intended; trained to convergence (20 epochs, 96.9%),
+  it gives every class's mean digit at least 0.98, and the study reports that number beside
+  the shares so a weak judge shows.
+- **Batch-norm statistics.** The noise values reach 999 and are fed as they are
+  (`NoiseToDigit` does not rescale its input; its Dense is followed by batch normalization).
+  Adam moves the Dense's pre-activations (of order |w| * 1000) by a large fraction at every
+  step, and the moving averages (momentum 0.99) trail behind: with a constant rate the
+  generator in evaluation mode drew the same digit for every class. The generators train with
+  a cosine decay of the rate to 0, and their statistics are then recomputed exactly for the
+  final weights with `cnnlab.train.recompute_batch_stats` (which alone moved the "1" from
+  3% to 74% judged as intended under the weak judge in a 60-epoch probe).
 
 Beyond the original: a generator that samples from class-conditional Gaussians in an
 autoencoder's latent space. `models.LeNetAutoencoder` (10-d code) is trained on the
 training digits; their codes give a mean and covariance per class (`cnnlab.latent`), and
-decoded samples from ``N(mean_k, cov_k)`` are judged the same way.
+decoded samples from ``N(mean_k, t^2 cov_k)`` are judged the same way, at temperatures
+t = 1, 0.75, 0.5, 0.25 and 0: the trade of variety for legibility.
 
 Offline the study trains on the 4,000 digits of the MNIST subset (400 per class) and
 judges with the 1,000 test digits; the original used all 60,000.
 
-The full run (seed 0, 2 CPU cores): phase 1's outputs vary 0.5% as much as real digits and
-sit 0.02 RMS from the mean digit (real digits: 0.26). Phase 2 reaches 80% judged as intended,
-short of the 95% goal: it draws one blurry class-average per digit (within-class diversity
-2% of the real digits'), and two of them fail, a 1 that carries the faint ring of the 0 beside
-it in code space and a 5 the judge reads as another digit. The latent Gaussians reach 88.6%
-with 79% of the real diversity. The judge itself is right on 95.4% of real test digits.
+The full run (seed 0, 2 idle CPU cores, 256 s): phase 1's outputs vary 0.5% as much as real
+digits and sit 0.02 RMS from the mean digit (real digits: 0.26). Phase 2 reaches **99.9%**
+judged as intended (goal 95%) with 1.7% of the real within-class diversity: ten class
+averages. The latent Gaussians reach 88.1% at t = 1 with 80% of the real diversity, 95.5% at
+t = 0.75 (70%), 99.0% at t = 0.5 (55%). The judge is right on 96.9% of real test digits.
 """
 
 import numpy as np
 
 from experiments._harness import Run, Study, main
+
+#: Temperatures of the latent-Gaussian sweep: samples from N(mean, t^2 cov).
+TEMPERATURES = (1.0, 0.75, 0.5, 0.25, 0.0)
 
 #: Width of each class's noise interval and the spacing between intervals: class k draws from
 #: [SPACING * k, SPACING * k + WIDTH), as in the original study.
@@ -360,6 +369,20 @@ def run(r: Run) -> None:
         latent_diversity_ratio=float(np.mean(div3 / real_div)),
         latent_diversity_per_class=div3,
     )
+    # The quality/diversity trade-off: sample with the covariances scaled by t^2 (t = 0 decodes
+    # each class's mean code); a smaller t stays nearer the class centre.
+    sweep = []
+    for t in TEMPERATURES:
+        zt = latent.sample_class(jax.random.fold_in(key, 4), means, covs * np.float32(t * t), intended)
+        out_t = np.asarray(latent.decode(ae, zt))
+        share_t = judge(judge_model, out_t, intended, k)[0]
+        sweep.append((t, share_t, float(np.nanmean(per_class_diversity(out_t, intended, k) / real_div))))
+    real_pred = np.asarray(train.predict(judge_model, test_ds.images)).argmax(-1)
+    r.metric(
+        latent_temperatures=[t for t, _, _ in sweep],
+        latent_share_by_temperature=[a for _, a, _ in sweep],
+        latent_diversity_ratio_by_temperature=[d for _, _, d in sweep],
+    )
 
     # -- the report ---------------------------------------------------------------------------
     n_train = r.data_info.get("n_train")
@@ -397,9 +420,9 @@ def run(r: Run) -> None:
     r.compare(
         "latent Gaussians: share judged as the intended digit",
         share3,
-        ">= 0.95",
-        source="issue goal",
-        note=f"LeNetAutoencoder, {cfg['latent_dim']}-d code, {cfg['ae_epochs']} epochs",
+        None,
+        note=f"LeNetAutoencoder, {cfg['latent_dim']}-d code, {cfg['ae_epochs']} epochs; the issue sets no goal "
+        "for this extension (phase 2's is 0.95)",
     )
     r.compare(
         "latent Gaussians: within-class diversity / real digits'",
@@ -407,6 +430,14 @@ def run(r: Run) -> None:
         None,
         note="same measure as phase 2",
     )
+    half = next((row for row in sweep if row[0] == 0.5), None)
+    if half is not None:
+        r.compare(
+            "latent Gaussians at temperature 0.5: share judged as intended",
+            half[1],
+            None,
+            note=f"diversity {half[2]:.2f} of real digits'; covariances scaled by 0.25",
+        )
 
     r.section(
         f"**Phase 1** (noise unrelated to the target): the {len(out1)} outputs vary with a pixel variance "
@@ -469,6 +500,15 @@ def run(r: Run) -> None:
         "per_class.png",
         "Per intended digit: the share the judge reads as intended (left, goal 0.95 dashed), and the "
         "within-class diversity (mean pairwise RMS pixel distance, right) against real test digits.",
+    )
+    fig = _trade_off(sweep, (share2, float(np.mean(div2 / real_div))), float(np.mean(real_pred == y_test)))
+    r.figure(
+        fig,
+        "quality_diversity.png",
+        "Share judged as intended against within-class diversity (relative to real test digits). The latent "
+        "Gaussians are sampled at temperatures t (covariances scaled by t²): lower t trades variety for "
+        "legibility. Phase 2 draws near-identical class averages; real test digits are the judge's own "
+        "accuracy at diversity 1.",
     )
     fig = viz.compare_histories(
         {"phase 1 (unrelated noise)": h1, "phase 2 (class-coded noise)": h2, "autoencoder": h_ae},
@@ -559,6 +599,28 @@ def _side_by_side(panels, k, cols):
                 if j == 0 and p == 0:
                     ax.set_ylabel(str(i), rotation=0, ha="right", va="center", fontsize=9)
     fig.suptitle("Class-conditional generation: rows are digits 0-9 (red: the judge reads another class)")
+    return fig
+
+
+def _trade_off(sweep, phase2, real_share):
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(6.4, 4.4))
+    ts, shares, divs = zip(*sweep, strict=True)
+    ax.plot(divs, shares, "o-", color="C1", label="latent Gaussians, temperature t")
+    for t, a, d in sweep:
+        ax.annotate(f"t={t:g}", (d, a), textcoords="offset points", xytext=(6, -12), fontsize=8)
+    ax.plot([phase2[1]], [phase2[0]], "s", color="C0", ms=8, label="noise range (phase 2)")
+    ax.plot([1.0], [real_share], "*", color="0.3", ms=12, label="real test digits")
+    ax.axhline(0.95, color="k", ls="--", lw=1, label="goal 0.95 (phase 2)")
+    ax.set_xlabel("within-class diversity / real digits'")
+    ax.set_ylabel("share judged as the intended digit")
+    ax.set_xlim(-0.05, 1.1)
+    ax.set_ylim(min(*shares, real_share, phase2[0]) - 0.05, 1.02)
+    ax.set_title("Legibility against variety of class-conditional generators")
+    ax.legend(fontsize=8, loc="lower left")
+    ax.grid(alpha=0.3)
+    fig.tight_layout()
     return fig
 
 
