@@ -206,10 +206,34 @@ def _pixel_accuracy_metric(logits, target):
 
 
 # -- the study ------------------------------------------------------------------------------
+def _train_and_score(r: Run, model, x_tr, m_tr, x_te, m_te, k: int, *, batch_size: int):
+    """Trains ``model`` with per-pixel softmax cross-entropy and Adam, then scores it on the held-out set.
+
+    Returns:
+      ``(history, pred, conf, iou, acc, miou)``: the `History`, the ``(N, H, W)`` predicted
+      classes, the ``(k, k)`` confusion matrix, IoU per class, pixel accuracy and mean IoU.
+    """
+    from cnnlab import train
+
+    history = r.fit(
+        model,
+        (x_tr, m_tr),
+        val_data=(x_te, m_te),
+        loss="softmax_cross_entropy",
+        metrics={"pixel_accuracy": _pixel_accuracy_metric},
+        optimizer={"name": "adam", "learning_rate": r.cfg["learning_rate"]},
+    )
+    logits = np.asarray(train.predict(model, x_te, batch_size=batch_size))
+    pred = logits.argmax(-1).astype(np.int32)
+    conf = confusion_matrix(m_te, pred, k)
+    iou = iou_per_class(conf)
+    return history, pred, conf, iou, pixel_accuracy(conf), float(np.nanmean(iou))
+
+
 def run(r: Run) -> None:
     from flax import nnx
 
-    from cnnlab import models, train, viz
+    from cnnlab import models, viz
 
     cfg = r.cfg
     if cfg["dataset"] == "oxford_iiit_pet":
@@ -225,20 +249,7 @@ def run(r: Run) -> None:
     r.log(f"built {len(x_tr)} training and {len(x_te)} held-out {cfg['canvas_size']}px canvases")
 
     model = models.Segmenter(k, width=cfg["width"], rngs=nnx.Rngs(r.seed))
-    history = r.fit(
-        model,
-        (x_tr, m_tr),
-        val_data=(x_te, m_te),
-        loss="softmax_cross_entropy",
-        metrics={"pixel_accuracy": _pixel_accuracy_metric},
-        optimizer={"name": "adam", "learning_rate": cfg["learning_rate"]},
-    )
-    logits = np.asarray(train.predict(model, x_te, batch_size=64))
-    pred = logits.argmax(-1).astype(np.int32)
-    conf = confusion_matrix(m_te, pred, k)
-    iou = iou_per_class(conf)
-    acc = pixel_accuracy(conf)
-    miou = float(np.nanmean(iou))
+    history, pred, conf, iou, acc, miou = _train_and_score(r, model, x_tr, m_tr, x_te, m_te, k, batch_size=64)
     miou_digits = float(np.nanmean(iou[1:]))
     baseline = float((m_te == BACKGROUND).mean())
     # Finding the ink against naming the digit: of the true digit pixels, the share predicted as
@@ -316,7 +327,7 @@ def _run_pets(r: Run) -> None:
     """The online variant: pet, background and border of Oxford-IIIT Pet photographs (tfds)."""
     from flax import nnx
 
-    from cnnlab import models, train, viz
+    from cnnlab import models, viz
     from cnnlab.data import DataUnavailableError, load_segmentation
 
     cfg = r.cfg
@@ -343,20 +354,7 @@ def _run_pets(r: Run) -> None:
     r.log(f"{len(x_tr)} training and {len(x_te)} held-out {size}px images; classes {', '.join(names)}")
 
     model = models.Segmenter(k, in_channels=3, width=cfg["width"], rngs=nnx.Rngs(r.seed))
-    history = r.fit(
-        model,
-        (x_tr, m_tr),
-        val_data=(x_te, m_te),
-        loss="softmax_cross_entropy",
-        metrics={"pixel_accuracy": _pixel_accuracy_metric},
-        optimizer={"name": "adam", "learning_rate": cfg["learning_rate"]},
-    )
-    logits = np.asarray(train.predict(model, x_te, batch_size=32))
-    pred = logits.argmax(-1).astype(np.int32)
-    conf = confusion_matrix(m_te, pred, k)
-    iou = iou_per_class(conf)
-    acc = pixel_accuracy(conf)
-    miou = float(np.nanmean(iou))
+    history, pred, conf, iou, acc, miou = _train_and_score(r, model, x_tr, m_tr, x_te, m_te, k, batch_size=32)
     # The baseline: the training masks' most common class, predicted for every held-out pixel.
     majority = int(np.bincount(m_tr.ravel(), minlength=k).argmax())
     base_conf = confusion_matrix(m_te, np.full_like(m_te, majority), k)
