@@ -230,10 +230,31 @@ def _train_and_score(r: Run, model, x_tr, m_tr, x_te, m_te, k: int, *, batch_siz
     return history, pred, conf, iou, pixel_accuracy(conf), float(np.nanmean(iou))
 
 
+def _score_figures(r: Run, history, iou_fig, miou: float, model_name: str) -> None:
+    """Writes the IoU bars (``iou_fig``, from `_iou_figure`) and the training curves, as both variants report them."""
+    from cnnlab import viz
+
+    r.figure(
+        iou_fig,
+        "iou_per_class.png",
+        f"Held-out IoU per class (mean {miou:.3f}, dashed); each bar is labelled with the class's share of the pixels.",
+    )
+    fig = viz.compare_histories(
+        {"Segmenter": history},
+        ("loss", "pixel_accuracy"),
+        title=f"{model_name}: per-pixel cross-entropy and pixel accuracy",
+    )
+    r.figure(
+        fig,
+        "curves.png",
+        "Training (solid) and held-out (dashed) per-pixel cross-entropy and pixel accuracy per epoch.",
+    )
+
+
 def run(r: Run) -> None:
     from flax import nnx
 
-    from cnnlab import models, viz
+    from cnnlab import models
 
     cfg = r.cfg
     if cfg["dataset"] == "oxford_iiit_pet":
@@ -297,22 +318,7 @@ def run(r: Run) -> None:
         "Held-out canvases (top), their true masks (middle) and the Segmenter's predicted masks (bottom) as "
         "colour overlays on the digits, one colour per class (key on the right; background uncoloured).",
     )
-    fig = _iou_figure(iou, names, conf)
-    r.figure(
-        fig,
-        "iou_per_class.png",
-        f"Held-out IoU per class (mean {miou:.3f}, dashed); each bar is labelled with the class's share of the pixels.",
-    )
-    fig = viz.compare_histories(
-        {"Segmenter": history},
-        ("loss", "pixel_accuracy"),
-        title="Segmenter: per-pixel cross-entropy and pixel accuracy",
-    )
-    r.figure(
-        fig,
-        "curves.png",
-        "Training (solid) and held-out (dashed) per-pixel cross-entropy and pixel accuracy per epoch.",
-    )
+    _score_figures(r, history, _iou_figure(iou, names, conf), miou, "Segmenter")
 
 
 # -- Oxford-IIIT Pet --------------------------------------------------------------------------
@@ -327,7 +333,7 @@ def _run_pets(r: Run) -> None:
     """The online variant: pet, background and border of Oxford-IIIT Pet photographs (tfds)."""
     from flax import nnx
 
-    from cnnlab import models, viz
+    from cnnlab import models
     from cnnlab.data import DataUnavailableError, load_segmentation
 
     cfg = r.cfg
@@ -417,22 +423,8 @@ def _run_pets(r: Run) -> None:
         f"Held-out pet photographs ({size}x{size}, top), their true trimaps (middle) and the Segmenter's predicted "
         "masks (bottom) as colour overlays, one colour per class (key on the right; background dimmed, uncoloured).",
     )
-    fig = _iou_figure(iou, names, conf, palette=pal, plain=plain, what="images")
-    r.figure(
-        fig,
-        "iou_per_class.png",
-        f"Held-out IoU per class (mean {miou:.3f}, dashed); each bar is labelled with the class's share of the pixels.",
-    )
-    fig = viz.compare_histories(
-        {"Segmenter": history},
-        ("loss", "pixel_accuracy"),
-        title="Segmenter on Oxford-IIIT Pet: per-pixel cross-entropy and pixel accuracy",
-    )
-    r.figure(
-        fig,
-        "curves.png",
-        "Training (solid) and held-out (dashed) per-pixel cross-entropy and pixel accuracy per epoch.",
-    )
+    iou_fig = _iou_figure(iou, names, conf, palette=pal, plain=plain, what="images")
+    _score_figures(r, history, iou_fig, miou, "Segmenter on Oxford-IIIT Pet")
 
 
 def _palette():
