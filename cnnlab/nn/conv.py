@@ -15,7 +15,7 @@ from cnnlab.nn._util import (
     resolve_activation,
     resolve_padding,
 )
-from cnnlab.ops._util import ntuple
+from cnnlab.ops._util import add_bias, ntuple
 
 __all__ = ["Conv1D", "Conv2D", "Conv2DTranspose"]
 
@@ -95,11 +95,16 @@ class Conv2D(_ConvBase):
 
     def __call__(self, x):
         """`(N, H, W, C_in) -> (N, H', W', C_out)`."""
+        return self.activation(self.add_bias(self.linear_part(x)))
+
+    def linear_part(self, x):
+        """The convolution alone, without bias or activation: `(N, H, W, C_in) -> (N, H', W', C_out)`."""
         check_channels(self._name, x, self.in_features)
-        y = ops.conv2d(
-            x, self.kernel[...], self._bias(), stride=self.strides, padding=self.padding, dilation=self.dilation
-        )
-        return self.activation(y)
+        return ops.conv2d(x, self.kernel[...], stride=self.strides, padding=self.padding, dilation=self.dilation)
+
+    def add_bias(self, y):
+        """`y + bias` over the last axis (`y` unchanged without a bias)."""
+        return add_bias(y, self._bias())
 
 
 class Conv1D(_ConvBase):
