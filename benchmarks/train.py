@@ -19,6 +19,7 @@ framework and cnnlab's difference to each with its standard error.
 
     python benchmarks/train.py                      # 6,400 images, batches 32 and 128
     python benchmarks/train.py --examples 60000 --batches 128
+    python benchmarks/train.py --examples 20000 --batches 32 --rounds 3  # medians of 3 rounds
     python benchmarks/train.py --parity --seeds 10  # test accuracy after 1 epoch, 10 seeds each
 """
 
@@ -218,29 +219,43 @@ def _run_child(*args) -> dict:
 
 
 def _throughput(args) -> None:
+    rounds = args.rounds
     print(
         f"{platform.processor() or platform.machine()}, {os.cpu_count()} cores, jax {jax.__version__} "
         f"({jax.default_backend()}), {args.examples} Fashion-MNIST training images, MnistCNN, adam; "
         f"best of {args.repeats} epochs after the first (which compiles), accuracy on {TEST_EXAMPLES} test images "
         f"after {1 + args.repeats} epochs; "
         "each framework in its own process"
+        + (
+            f"; {rounds} rounds of every framework in turn, medians reported, the ratio being the median of "
+            "each round's ratio (range in brackets)"
+            if rounds > 1
+            else ""
+        )
     )
     for batch in args.batches:
-        res = {
-            name: _run_child(
-                "--child", name, "--batches", batch, "--examples", args.examples, "--repeats", args.repeats
-            )
-            for name in THROUGHPUT_PEERS
-        }
-        ours = res["cnnlab scan"]["images_per_s"]
+        runs = [
+            {
+                name: _run_child(
+                    "--child", name, "--batches", batch, "--examples", args.examples, "--repeats", args.repeats
+                )
+                for name in THROUGHPUT_PEERS
+            }
+            for _ in range(rounds)
+        ]
         print(f"\nbatch {batch}")
         print("| framework | images/s | cnnlab scan / it | first epoch s (compile) | test acc | peak RSS MB |")
         print("| --- | ---: | ---: | ---: | ---: | ---: |")
-        for name, r in res.items():
-            print(
-                f"| {name} | {r['images_per_s']:.0f} | {ours / r['images_per_s']:.2f} | {r['first_epoch_s']:.1f} "
-                f"| {r['test_accuracy']:.3f} | {r['peak_rss_mb']:.0f} |"
-            )
+        for name in THROUGHPUT_PEERS:
+            speed = np.array([r[name]["images_per_s"] for r in runs])
+            # Ratios pair each framework with cnnlab's run of the same round: load that
+            # drifts over minutes moves both.
+            ratio = np.array([r["cnnlab scan"]["images_per_s"] / r[name]["images_per_s"] for r in runs])
+            cell = f"{np.median(ratio):.2f}" + (f" [{ratio.min():.2f}-{ratio.max():.2f}]" if rounds > 1 else "")
+            first = np.median([r[name]["first_epoch_s"] for r in runs])
+            acc = np.median([r[name]["test_accuracy"] for r in runs])
+            rss = max(r[name]["peak_rss_mb"] for r in runs)
+            print(f"| {name} | {np.median(speed):.0f} | {cell} | {first:.1f} | {acc:.3f} | {rss:.0f} |")
 
 
 def _parity(args) -> None:
@@ -289,6 +304,9 @@ def main():
     parser.add_argument("--examples", type=int, default=6400, help="training images per epoch (throughput)")
     parser.add_argument("--batches", type=int, nargs="+", default=[32, 128])
     parser.add_argument("--repeats", type=int, default=3, help="timed epochs after the first; the best is reported")
+    parser.add_argument(
+        "--rounds", type=int, default=1, help="run every framework this many times in turn; medians reported"
+    )
     parser.add_argument(
         "--parity", action="store_true", help="accuracy parity instead of throughput: full training set, several seeds"
     )
