@@ -16,7 +16,15 @@ import jax
 import jax.numpy as jnp
 import optax
 
-__all__ = ["OPTIMIZERS", "inverse_time_decay", "make_optimizer", "optimizer_config", "promotion_safe"]
+__all__ = [
+    "OPTIMIZERS",
+    "inverse_time_decay",
+    "make_optimizer",
+    "make_rate_in_state_optimizer",
+    "optimizer_config",
+    "promotion_safe",
+    "set_learning_rate",
+]
 
 #: Each optimizer's keyword arguments and their defaults (Keras's; adadelta's learning
 #: rate is the classic autoencoder's 0.5 rather than Keras's 1.0).
@@ -50,11 +58,14 @@ def inverse_time_decay(learning_rate: float, decay: float) -> Schedule:
         raise ValueError(f"inverse_time_decay: learning_rate must be a positive number; got {learning_rate!r}")
     if not isinstance(decay, int | float) or decay < 0:
         raise ValueError(f"inverse_time_decay: decay must be a non-negative number; got {decay!r}")
-    lr, d = float(learning_rate), float(decay)
+    return _inverse_time_decay(float(learning_rate), float(decay))
 
+
+def _inverse_time_decay(lr, d: float) -> Schedule:
+    # `lr` a Python float or, inside `make_rate_in_state_optimizer`, a traced float32 scalar.
     def schedule(step):
         step = jnp.asarray(step).astype(jnp.float32)
-        return jnp.float32(lr) / (jnp.float32(1) + jnp.float32(d) * step)
+        return jnp.asarray(lr, jnp.float32) / (jnp.float32(1) + jnp.float32(d) * step)
 
     return schedule
 
@@ -122,10 +133,52 @@ def promotion_safe(tx: optax.GradientTransformation) -> optax.GradientTransforma
     return optax.GradientTransformation(init, update)
 
 
-def _make(name: str, config: dict) -> optax.GradientTransformation:
+def make_rate_in_state_optimizer(name: str, **config) -> optax.GradientTransformation:
+    """Optimizer ``name`` whose learning rate is a value in its state, not a constant.
+
+    Built with ``optax.inject_hyperparams``: the rate lives in
+    ``state.hyperparams["learning_rate"]``, so members of a ``vmap``ped sweep (`fit_many`'s
+    ``learning_rates``) can each carry their own while sharing one compiled update. Set it
+    with `set_learning_rate` after ``init``; until then it is 1.0. Each update is the
+    one `make_optimizer` builds for that rate (rmsprop's ``decay`` included).
+
+    Args:
+      name: as for `make_optimizer`.
+      **config: its other arguments; not ``learning_rate``.
+    """
+    if "learning_rate" in config:
+        raise ValueError("make_rate_in_state_optimizer: the learning rate is set in the state "
+                         "(set_learning_rate), not given here")
+    optimizer_config(name, **config)  # names an unknown optimizer or argument
+    return _rate_in_state(name, tuple(sorted(config.items())))
+
+
+@functools.lru_cache(maxsize=64)
+def _rate_in_state(name, items):
+    config = dict(items)
+
+    def factory(learning_rate):
+        return _make(name, {**config, "learning_rate": learning_rate}, traced_rate=True)
+
+    return promotion_safe(optax.inject_hyperparams(factory)(learning_rate=1.0))
+
+
+def set_learning_rate(state, learning_rate):
+    """``state`` of a `make_rate_in_state_optimizer` with its rate replaced by
+    ``learning_rate`` (a float32 array: a scalar, or one rate per member of a stacked state)."""
+    if not isinstance(state, optax.InjectStatefulHyperparamsState) or "learning_rate" not in state.hyperparams:
+        raise TypeError(f"set_learning_rate: state must come from make_rate_in_state_optimizer; "
+                        f"got {type(state).__name__}")
+    rate = jnp.asarray(learning_rate, jnp.float32)
+    return state._replace(hyperparams={**state.hyperparams, "learning_rate": rate})
+
+
+def _make(name: str, config: dict, *, traced_rate: bool = False) -> optax.GradientTransformation:
     c = optimizer_config(name, **config)
     lr = c["learning_rate"]
-    if not callable(lr) and (not isinstance(lr, int | float) or isinstance(lr, bool) or lr <= 0):
+    if traced_rate:
+        pass  # an array from the optimizer's state, checked where it was set
+    elif not callable(lr) and (not isinstance(lr, int | float) or isinstance(lr, bool) or lr <= 0):
         raise ValueError(f"make_optimizer: learning_rate must be a positive number or a schedule; got {lr!r}")
     if name == "adam":
         return optax.adam(lr, b1=c["b1"], b2=c["b2"], eps=c["eps"])
@@ -136,7 +189,7 @@ def _make(name: str, config: dict) -> optax.GradientTransformation:
         if c["decay"]:
             if callable(lr):
                 raise ValueError("make_optimizer: rmsprop takes decay or a schedule as learning_rate, not both")
-            lr = inverse_time_decay(lr, c["decay"])
+            lr = _inverse_time_decay(lr, c["decay"]) if traced_rate else inverse_time_decay(lr, c["decay"])
         # Keras: p -= lr * g / (sqrt(a) + eps), eps outside the root.
         return optax.rmsprop(lr, decay=c["rho"], eps=c["eps"], eps_in_sqrt=False)
     return optax.adadelta(lr, rho=c["rho"], eps=c["eps"])
