@@ -13,6 +13,7 @@ layouts it chooses between). The public ops resolve padding and derive from it:
   `_conv_transpose` computes the same sum in scatter form, without the zeros.
 """
 
+import jax
 import jax.numpy as jnp
 from jax import lax
 
@@ -60,7 +61,8 @@ def _conv(x, kernel, stride, dilation, pads: Pads):
 
     Both are plain jnp/lax (pad, slice, concatenate, reshape, matmul), so JAX
     differentiates them to any order, forward or reverse, and the transposes XLA
-    derives stay cheap.
+    derives stay cheap. (With one input channel the patches are gathered by
+    `_concat_taps`, selects with a custom JVP, for XLA:CPU's sake; see there.)
     """
     kh, kw, c, o = kernel.shape
     n, h, w, _ = x.shape
@@ -81,7 +83,7 @@ def _conv(x, kernel, stride, dilation, pads: Pads):
             for i in range(kh)
             for j in range(kw)
         ]
-        patches = jnp.concatenate(cols, axis=-1)  # (N, OH, OW, KH*KW*C), taps (i, j) major
+        patches = _concat_taps(cols) if c == 1 else jnp.concatenate(cols, axis=-1)  # (N, OH, OW, KH*KW*C)
         return _matmul(patches, kernel.reshape(kh * kw * c, o))
     xp = _pad(x, ((0, 0), pads[1]))  # columns only: rows are padded after the product
     cols = [xp[:, :, j * dw : j * dw + (ow - 1) * sw + 1 : sw] for j in range(kw)]
@@ -94,6 +96,32 @@ def _conv(x, kernel, stride, dilation, pads: Pads):
         row = z[:, i * dh : i * dh + (oh - 1) * sh + 1 : sh, :, i, :]
         y = row if y is None else y + row
     return y
+
+
+@jax.custom_jvp
+def _concat_taps(cols):
+    """``concatenate(cols, axis=-1)`` for single-channel columns, as one loop of selects.
+
+    XLA:CPU gives a minor-axis concatenation of thin operands its own copy loop, after
+    materialising each operand (the padded, shifted slices of the image); selecting
+    among them by an iota over the tap axis fuses the pads, the slices and the write of
+    the patches into one loop: the same values, about 4x fewer bytes moved for a grey
+    first layer. The derivative is the concatenation of the tangents, so reverse mode
+    transposes it into slices, as for `jnp.concatenate` (the transpose of the selects
+    would sum broadcast zeros instead).
+    """
+    shape = (*cols[0].shape[:-1], len(cols))
+    tap = lax.broadcasted_iota(jnp.int32, shape, len(shape) - 1)
+    out = jnp.broadcast_to(cols[0], shape)
+    for k, col in enumerate(cols[1:], 1):
+        out = jnp.where(tap == k, jnp.broadcast_to(col, shape), out)
+    return out
+
+
+@_concat_taps.defjvp
+def _concat_taps_jvp(primals, tangents):
+    (cols,), (dcols,) = primals, tangents
+    return _concat_taps(cols), jnp.concatenate(dcols, axis=-1)
 
 
 def _pad(x, pads: Pads, value=0):

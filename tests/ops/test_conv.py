@@ -374,3 +374,29 @@ def test_both_conv_layouts_match_lax_with_wide_channels(cin, cout, k, stride, di
     got = ops.conv2d_transpose(y, wt, stride=stride, padding=1 if k > 2 else 0, dilation=dilation)
     crop = ((1, 1), (1, 1)) if k > 2 else ((0, 0), (0, 0))
     assert_close(got, ref.conv2d_transpose(y, wt, s, crop, (0, 0), d))
+
+
+@pytest.mark.parametrize("padding, stride", [("SAME", 1), ("VALID", 2)])
+def test_single_channel_patches_forward_mode_and_second_order_match_lax(padding, stride):
+    """One input channel builds its patches by selects with a custom JVP: jvp, grad and
+    grad-of-grad must still be lax's (the JVP is the concatenation of the tangents)."""
+    rng = np.random.default_rng(5)
+    x, w = rand(rng, 3, 10, 9, 1), rand(rng, 3, 3, 1, 6)
+    tx, tw, v = rand(rng, *x.shape), rand(rng, *w.shape), rand(rng, *x.shape)
+    pads = explicit(padding, (10, 9), (3, 3), (stride, stride))
+
+    def ours(x, w):
+        return ops.conv2d(x, w, stride=stride, padding=padding)
+
+    def theirs(x, w):
+        return lax.conv_general_dilated(x, w, (stride, stride), pads, dimension_numbers=DN)
+
+    for a, b in zip(jax.jvp(ours, (x, w), (tx, tw)), jax.jvp(theirs, (x, w), (tx, tw))):
+        assert_close(a, b, grad=True)
+
+    def hvp(f):  # d/dx <d/dx sum(tanh(f)), v>: a Hessian-vector product in x
+        inner = jax.grad(lambda x: jnp.sum(jnp.tanh(f(x, w))))
+        return jax.jit(jax.grad(lambda x: jnp.vdot(inner(x), v)))(x)
+
+    assert_close(hvp(ours), hvp(theirs), grad=True)
+    assert float(jnp.max(jnp.abs(hvp(theirs)))) > 1e-3  # the second derivative is not trivially zero
