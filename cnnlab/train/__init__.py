@@ -12,6 +12,7 @@ from cnnlab.train.engine import evaluate as evaluate
 from cnnlab.train.engine import fit as fit
 from cnnlab.train.engine import predict as predict
 from cnnlab.train.history import History as History
+from cnnlab.train.history import plot_histories as plot_histories
 from cnnlab.train.many import fit_many as fit_many
 from cnnlab.train.objectives import LOSSES as LOSSES
 from cnnlab.train.objectives import METRICS as METRICS
@@ -36,6 +37,7 @@ __all__ = [
     "inverse_time_decay",
     "make_optimizer",
     "per_example",
+    "plot_histories",
     "predict",
     "recompute_batch_stats",
     "restore_model",

@@ -5,7 +5,9 @@ import math
 import os
 from collections.abc import Sequence
 
-__all__ = ["History"]
+import numpy as np
+
+__all__ = ["History", "plot_histories"]
 
 #: Keys that are timings, not curves: they differ between identical runs.
 TIMING_KEYS = ("time_s", "examples_per_s")
@@ -99,3 +101,79 @@ class History:
     def __repr__(self) -> str:
         last = self.records[-1] if self.records else {}
         return f"History({len(self)} epochs, last={last})"
+
+
+def _sweep_label(h: "History", varying: set[str]) -> str:
+    parts = []
+    if "seed" in varying:
+        parts.append(f"seed {h.config.get('seed')}")
+    if "learning_rate" in varying:
+        parts.append(f"lr {h.config.get('optimizer', {}).get('learning_rate'):g}")
+    where = h.config.get("diverged_at")
+    if where:
+        parts.append(f"diverged at epoch {where['epoch']}")
+    return ", ".join(parts)
+
+
+def plot_histories(histories: Sequence[History], path: str | os.PathLike, *, labels: Sequence[str] | None = None):
+    """Writes a PNG comparing runs (a `fit_many` sweep, or any histories): one panel per
+    quantity, one colour per run, training solid and validation dashed.
+
+    Args:
+      histories: the runs; the panels are the quantities every one of them recorded.
+      path: the PNG to write.
+      labels: one legend entry per run. By default, what differs between their configs:
+        ``"seed 3"``, ``"lr 0.001"`` or both; a run that `fit_many` froze adds
+        ``"diverged at epoch e"``. Non-finite values (a frozen run's training curve) and
+        ``None`` (how `History.save` stores them) leave gaps.
+
+    Returns:
+      The matplotlib ``Figure``, for a notebook to show or adjust.
+    """
+    from matplotlib.figure import Figure
+    from matplotlib.ticker import MaxNLocator
+
+    histories = list(histories)
+    if not histories or not all(isinstance(h, History) for h in histories):
+        raise ValueError(f"plot_histories: histories must be a non-empty sequence of History; got {histories!r:.80}")
+    empty = [i for i, h in enumerate(histories) if not h.records]
+    if empty:
+        raise ValueError(f"plot_histories: history {empty[0]} has no epochs recorded")
+    if labels is not None and len(labels) != len(histories):
+        raise ValueError(f"plot_histories: labels must give one label per history ({len(histories)}); "
+                         f"got {len(labels)}")
+    common = set.intersection(*(set(h.keys()) for h in histories))
+    names = [k for k in histories[0].keys() if k in common and k not in ("epoch", *TIMING_KEYS)
+             and not k.startswith("val_")]  # fmt: skip
+    if not names:
+        raise ValueError("plot_histories: the histories share no recorded quantity")
+    if labels is None:
+        seeds = {h.config.get("seed") for h in histories}
+        rates = {json.dumps(h.config.get("optimizer", {}).get("learning_rate")) for h in histories}
+        varying = {k for k, v in (("seed", seeds), ("learning_rate", rates)) if len(v) > 1}
+        labels = [_sweep_label(h, varying) or f"run {i}" for i, h in enumerate(histories)]
+
+    def values(h, key):
+        return [math.nan if v is None else v for v in h[key]]
+
+    fig = Figure(figsize=(4.5 * len(names), 3.5))
+    axes = fig.subplots(1, len(names), squeeze=False)[0]
+    for ax, name in zip(axes, names):
+        for i, (h, label) in enumerate(zip(histories, labels)):
+            color = f"C{i % 10}"
+            ax.plot(h["epoch"], values(h, name), "o-", color=color, ms=3, label=label)
+            if f"val_{name}" in common:
+                ax.plot(h["epoch"], values(h, f"val_{name}"), "s--", color=color, ms=3)
+        ax.set_xlabel("epoch")
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+        ax.set_ylabel(name + (" (solid: train, dashed: validation)" if f"val_{name}" in common else ""))
+        ax.grid(alpha=0.3)
+        shown = np.array([v for h in histories for k in (name, f"val_{name}") if k in common for v in values(h, k)],
+                         np.float64)  # fmt: skip
+        shown = shown[np.isfinite(shown)]
+        if shown.size and shown.min() > 0 and shown.max() / shown.min() >= 100:
+            ax.set_yscale("log")  # a diverging rate's losses would flatten everyone else's
+    axes[0].legend(fontsize=8)
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    return fig

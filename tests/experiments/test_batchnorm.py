@@ -135,7 +135,8 @@ def test_mnist_is_refused_by_name(tmp_path, capsys):
     assert "--dataset 'mnist': batchnorm runs on fashion_mnist, cifar10" in capsys.readouterr().err
 
 
-@pytest.mark.slow  # ~40 s on 2 CPU cores, a second run of the study; the CIFAR-10 reader has its own tests in tests/data
+# ~40 s on 2 CPU cores, a second run of the study; the CIFAR-10 reader has its own tests in tests/data.
+@pytest.mark.slow
 def test_cifar10_files_train_at_32x32x3_without_padding(tmp_path):
     """The CIFAR-10 path end to end: real images (Fashion-MNIST, padded to 32x32 and made RGB here, in the test)
     written as CIFAR-10 python batches, loaded with --dataset cifar10 --data-dir, trained as 3-channel inputs."""
