@@ -207,9 +207,9 @@ def _restore(ckpt, carry, config, seeds, model_name):
     stored, meta = ckpt.restore(None, {"params": params, "rest": rest, "opt_state": opt_state})
     histories = [History(records, _member_config(config, j, s))
                  for j, (records, s) in enumerate(zip(meta["histories"], seeds))]
-    for h, where in zip(histories, meta.get("diverged_at") or [None] * len(seeds)):
-        if where is not None:
-            h.config["diverged_at"] = where
+    for h, stop in zip(histories, meta.get("diverged_at") or [None] * len(seeds)):
+        if stop is not None:
+            h.config["diverged_at"] = stop
     # Members frozen by on_nonfinite="freeze" stay frozen (checkpoints before it had none).
     ok = jnp.asarray([h.config.get("diverged_at") is None for h in histories])
     return (stored["params"], keys, stored["rest"], stored["opt_state"], ok), int(meta["epoch"]), histories
