@@ -32,8 +32,8 @@ from cnnlab.train.engine import (
     _to_device,
 )
 from cnnlab.train.history import History
-from cnnlab.train.optimizers import make_rate_in_state_optimizer, optimizer_config, set_learning_rate
 from cnnlab.train.optimizers import resolve as resolve_optimizer
+from cnnlab.train.optimizers import resolve_rate_in_state, set_learning_rate
 
 __all__ = ["fit_many"]
 
@@ -108,10 +108,7 @@ def fit_many(
     if rates is None:
         tx, opt_config = resolve_optimizer(optimizer)
     else:
-        name = optimizer if isinstance(optimizer, str) else optimizer.get("name")
-        rest = {} if isinstance(optimizer, str) else {k: v for k, v in optimizer.items() if k != "name"}
-        tx = make_rate_in_state_optimizer(name, **rest)
-        opt_config = {k: v for k, v in optimizer_config(name, **rest).items() if k != "learning_rate"}
+        tx, opt_config = resolve_rate_in_state(optimizer)
 
     models = [make_model(nnx.Rngs(s)) for s in seeds]
     graphs, parts = [], []

@@ -176,9 +176,8 @@ def set_learning_rate(state, learning_rate):
 def _make(name: str, config: dict, *, traced_rate: bool = False) -> optax.GradientTransformation:
     c = optimizer_config(name, **config)
     lr = c["learning_rate"]
-    if traced_rate:
-        pass  # an array from the optimizer's state, checked where it was set
-    elif not callable(lr) and (not isinstance(lr, int | float) or isinstance(lr, bool) or lr <= 0):
+    # A traced rate is an array from the optimizer's state, checked where it was set.
+    if not traced_rate and not callable(lr) and (not isinstance(lr, int | float) or isinstance(lr, bool) or lr <= 0):
         raise ValueError(f"make_optimizer: learning_rate must be a positive number or a schedule; got {lr!r}")
     if name == "adam":
         return optax.adam(lr, b1=c["b1"], b2=c["b2"], eps=c["eps"])
@@ -201,13 +200,25 @@ def resolve(optimizer) -> tuple[optax.GradientTransformation, dict]:
     if isinstance(optimizer, str):
         return make_optimizer(optimizer), optimizer_config(optimizer)
     if isinstance(optimizer, Mapping):
-        if "name" not in optimizer:
-            raise ValueError(f"fit: an optimizer config needs a 'name'; got keys {sorted(optimizer)}")
-        rest = {k: v for k, v in optimizer.items() if k != "name"}
-        return make_optimizer(optimizer["name"], **rest), optimizer_config(optimizer["name"], **rest)
+        name, rest = _name_and_overrides(optimizer)
+        return make_optimizer(name, **rest), optimizer_config(name, **rest)
     if isinstance(optimizer, optax.GradientTransformation):
         return promotion_safe(optimizer), {"name": "custom"}
     raise TypeError(
         "fit: optimizer must be a name (e.g. 'adam'), a config dict with 'name', or an optax "
         f"GradientTransformation; got {type(optimizer).__name__}"
     )
+
+
+def resolve_rate_in_state(optimizer: str | Mapping) -> tuple[optax.GradientTransformation, dict]:
+    """A name or config (without ``learning_rate``) as `make_rate_in_state_optimizer`'s
+    transformation and its config, the rate left out."""
+    name, rest = (optimizer, {}) if isinstance(optimizer, str) else _name_and_overrides(optimizer)
+    config = {k: v for k, v in optimizer_config(name, **rest).items() if k != "learning_rate"}
+    return make_rate_in_state_optimizer(name, **rest), config
+
+
+def _name_and_overrides(config: Mapping) -> tuple[str, dict]:
+    if "name" not in config:
+        raise ValueError(f"fit: an optimizer config needs a 'name'; got keys {sorted(config)}")
+    return config["name"], {k: v for k, v in config.items() if k != "name"}
