@@ -176,3 +176,61 @@ def test_max_pool_gradient_on_ties_is_a_subgradient(window):
                     gw = g[n, i * kh : (i + 1) * kh, j * kw : (j + 1) * kw, c]
                     assert (gw >= 0).all() and (gw[win < win.max()] == 0).all()
                     np.testing.assert_allclose(gw.sum(), up[n, i, j, c], rtol=1e-6)
+
+
+def test_max_pool_three_way_tie_by_hand():
+    # Pairs (0,0)-(0,1) and (1,0)-(1,1), then the pair maxima: the tied first pair halves
+    # twice, the second pair's winner once.
+    x = jnp.array([[1.0, 1.0], [1.0, 0.0]]).reshape(1, 2, 2, 1)
+    g = jax.grad(lambda x: ops.max_pool2d(x, 2).sum())(x)
+    np.testing.assert_array_equal(g[0, :, :, 0], [[0.25, 0.25], [0.5, 0.0]])
+
+
+def _maximum_tree_pool(x, kh, kw, pads):
+    """Oracle for tiled max pooling: the tree of `jnp.maximum`s, differentiated by JAX's own rules."""
+    xp = jnp.pad(x, ((0, 0), *pads, (0, 0)), constant_values=-jnp.inf)
+    oh, ow = xp.shape[1] // kh, xp.shape[2] // kw
+    xp = xp[:, : oh * kh, : ow * kw]
+    views = [xp[:, i::kh, j::kw] for i in range(kh) for j in range(kw)]
+    while len(views) > 1:
+        views = [jnp.maximum(a, b) for a, b in zip(views[0::2], views[1::2])] + views[len(views) // 2 * 2 :]
+    return views[0]
+
+
+@pytest.mark.parametrize(
+    "shape, window, padding, pads",
+    [
+        ((2, 8, 8, 3), 2, "VALID", ((0, 0), (0, 0))),
+        ((2, 7, 9, 3), 2, "VALID", ((0, 0), (0, 0))),  # a remainder row and column dropped
+        ((2, 7, 7, 2), 2, "SAME", ((0, 1), (0, 1))),  # -inf padding bottom and right
+        ((1, 6, 9, 2), (2, 3), "VALID", ((0, 0), (0, 0))),
+        ((1, 9, 9, 2), 3, "VALID", ((0, 0), (0, 0))),  # nine taps: an odd node carried up
+        ((1, 8, 8, 2), 4, "VALID", ((0, 0), (0, 0))),
+    ],
+)
+def test_tiled_max_pool_derivatives_match_jax_maximum_tree_with_ties(shape, window, padding, pads):
+    """Forward mode, reverse mode, vmap and a Hessian-vector product of the tiled max pool
+    equal JAX's own derivatives of the same tree of maxima, on integers (ties everywhere)
+    with a NaN."""
+    kh, kw = (window, window) if isinstance(window, int) else window
+    rng = np.random.default_rng(8)
+    x = rng.integers(0, 3, shape).astype(np.float32)
+    x[0, 0, 0, 0] = np.nan
+    x, t = jnp.asarray(x), jnp.asarray(rng.standard_normal(shape), jnp.float32)
+    ours = partial(ops.max_pool2d, window=window, padding=padding)
+    oracle = partial(_maximum_tree_pool, kh=kh, kw=kw, pads=pads)
+    y, ty = jax.jvp(ours, (x,), (t,))
+    y_want, ty_want = jax.jvp(oracle, (x,), (t,))
+    np.testing.assert_array_equal(y, y_want)
+    np.testing.assert_allclose(ty, ty_want, rtol=1e-6, atol=1e-7)  # sums in another order
+    u = jnp.asarray(rng.standard_normal(y.shape), jnp.float32)
+
+    def grads(f):
+        return jax.jit(jax.vmap(jax.grad(lambda x: jnp.nansum(f(x[None])[0] ** 2 * u[0]))))(x)
+
+    np.testing.assert_allclose(grads(ours), grads(oracle), rtol=1e-6)
+
+    def hvp(f):
+        return jax.jvp(jax.grad(lambda x: jnp.nansum(f(x) ** 2 * u)), (x,), (t,))[1]
+
+    np.testing.assert_allclose(hvp(ours), hvp(oracle), rtol=1e-6)
