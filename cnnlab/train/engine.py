@@ -272,7 +272,7 @@ def fit(
     best_metric: str | None = None,
     resume: bool = False,
     verbose: bool = True,
-    on_epoch: Callable[[dict], None] | None = None,
+    on_epoch: Callable[[dict], bool | None] | None = None,
     devices=None,
     compute_dtype=None,
 ) -> History:
@@ -319,8 +319,12 @@ def fit(
       compute_dtype: None (float32), or ``jnp.bfloat16``/``jnp.float16`` for the training
         forward and backward passes: parameters, optimizer state and batch statistics stay
         float32, the loss is taken in float32; validation runs in float32.
-      on_epoch: called with each epoch's record (a copy) once it is complete, e.g. to
-        log progress where there is no terminal for the bar.
+      on_epoch: called with each epoch's record (a copy) once it is complete (and
+        checkpointed), e.g. to log progress where there is no terminal for the bar. If it
+        returns ``True`` (a bool: other return values, such as a count from
+        ``file.write``, are ignored), training stops after that epoch (early stopping,
+        e.g. ``lambda r: r["val_accuracy"] >= 0.92``); that epoch is checkpointed if it was
+        not already, and ``resume`` would carry on from there to ``epochs``.
       verbose: a tqdm bar on stderr when it is a terminal. The scan path advances it once
         per epoch (the epoch is one dispatch); ``per_step`` once per step with the
         running loss.
@@ -581,21 +585,33 @@ def _run(*, model, x, y, stream, val_data, n, steps, batch_size, epochs, start, 
             if bar is not None:
                 bar.set_postfix({k: f"{v:.4g}" for k, v in record.items() if k in names or k.startswith("val_")})
                 bar.update(1)
-            if ckpt is not None and ((epoch + 1) % checkpoint_every == 0 or epoch + 1 == epochs):
-                ckpt.save(
-                    epoch + 1,
-                    {"model": _merged_state(graph_eval, carry), "opt_state": carry[3],
-                     "key": jax.random.key_data(base)},
-                    {"config": config, "epoch": epoch + 1, "history": history.to_dict()},
-                    metrics={k: v for k, v in record.items() if isinstance(v, float) and math.isfinite(v)},
-                )
-            if on_epoch is not None:
-                on_epoch(dict(record))
+            saved = ckpt is not None and ((epoch + 1) % checkpoint_every == 0 or epoch + 1 == epochs)
+            if saved:
+                _save_epoch(ckpt, epoch + 1, graph_eval, carry, base, config, history, record)
+            if on_epoch is not None and _says_stop(on_epoch(dict(record))):
+                # Stopped early: this epoch is the run's last, so it is checkpointed too.
+                if ckpt is not None and not saved:
+                    _save_epoch(ckpt, epoch + 1, graph_eval, carry, base, config, history, record)
+                break
     finally:
         if bar is not None:
             bar.close()
     nnx.update(model, carry[0], carry[1], carry[2])
     return history
+
+
+def _save_epoch(ckpt, epoch, graph_eval, carry, base, config, history, record):
+    ckpt.save(
+        epoch,
+        {"model": _merged_state(graph_eval, carry), "opt_state": carry[3], "key": jax.random.key_data(base)},
+        {"config": config, "epoch": epoch, "history": history.to_dict()},
+        metrics={k: v for k, v in record.items() if isinstance(v, float) and math.isfinite(v)},
+    )
+
+
+def _says_stop(answer) -> bool:
+    """An ``on_epoch`` callback's answer: only a boolean True stops training."""
+    return isinstance(answer, bool | np.bool_) and bool(answer)
 
 
 def _merged_state(graphdef, carry):
