@@ -137,6 +137,28 @@ def _to_device(x, y, sharding=None):
     return xd, yd
 
 
+def _replicate(tree, sharding):
+    """``tree`` placed on every device of ``sharding`` (fully replicated).
+
+    With several processes (``jax.distributed``), the mesh holds devices this process
+    cannot address, which ``device_put`` refuses for arrays already on a device. Every
+    process computed the same values (same seed, same checkpoint), so each contributes
+    copies on its own devices and the global array is assembled from them.
+    """
+    if sharding.is_fully_addressable:
+        return jax.device_put(tree, sharding)
+
+    def one(a):
+        if isinstance(a, jax.Array) and not a.is_fully_addressable:  # e.g. restored by orbax
+            if a.sharding.is_equivalent_to(sharding, a.ndim):
+                return a
+            a = a.addressable_data(0)  # a whole copy: fit only ever stores replicated state
+        local = [jax.device_put(a, d) for d in sharding.addressable_devices_indices_map(a.shape)]
+        return jax.make_array_from_single_device_arrays(a.shape, sharding, local)
+
+    return jax.tree.map(one, tree)
+
+
 def _scale(a):
     """uint8 images -> floats in [0, 1]; everything else as is."""
     return cdata.to_float(a) if a.dtype == jnp.uint8 else a
@@ -315,7 +337,9 @@ def fit(
         there is none); the result equals an uninterrupted run's.
       devices: None (the default device), or a sequence of devices (``jax.devices()``)
         to train data-parallel on: data and parameters replicated, each batch split over
-        a one-axis mesh ``("data",)``; ``batch_size`` must divide evenly among them.
+        a one-axis mesh ``("data",)``; ``batch_size`` must divide evenly among them. With
+        several processes (``jax.distributed.initialize``), every process calls `fit`
+        with the same arguments and data, and ``jax.devices()`` spans all of them.
       compute_dtype: None (float32), or ``jnp.bfloat16``/``jnp.float16`` for the training
         forward and backward passes: parameters, optimizer state and batch statistics stay
         float32, the loss is taken in float32; validation runs in float32.
@@ -400,7 +424,7 @@ def fit(
     try:
         if resume and ckpt.latest() is not None:
             like = {"model": nnx.to_pure_dict(nnx.state(model)), "opt_state": opt_state,
-                    "key": jax.random.key_data(base)}
+                    "key": np.asarray(jax.random.key_data(base))}
             _check_resume(ckpt.path(ckpt.latest()), ckpt.read_meta(ckpt.latest())["config"], config)
             stored, meta = ckpt.restore(None, like)
             state = nnx.state(model)
@@ -534,7 +558,7 @@ def _run(*, model, x, y, stream, val_data, n, steps, batch_size, epochs, start, 
         mesh = jax.sharding.Mesh(np.asarray(devices), ("data",))
         replicated = jax.sharding.NamedSharding(mesh, jax.sharding.PartitionSpec())
         batch_sharding = jax.sharding.NamedSharding(mesh, jax.sharding.PartitionSpec("data"))
-        params, keys, rest, opt_state = jax.device_put((params, keys, rest, opt_state), replicated)
+        params, keys, rest, opt_state = _replicate((params, keys, rest, opt_state), replicated)
     data = stream if stream is not None else _to_device(x, y, replicated)
     names = ["loss", *metric_fns]
     spec = _Spec(graph_train, loss_fn, tuple(metric_fns.items()), tx, augment, n, batch_size, batch_sharding,
@@ -603,7 +627,12 @@ def _run(*, model, x, y, stream, val_data, n, steps, batch_size, epochs, start, 
 def _save_epoch(ckpt, epoch, graph_eval, carry, base, config, history, record):
     ckpt.save(
         epoch,
-        {"model": _merged_state(graph_eval, carry), "opt_state": carry[3], "key": jax.random.key_data(base)},
+        {
+            "model": _merged_state(graph_eval, carry),
+            "opt_state": carry[3],
+            # The run's key as a host array: the same in every process, so orbax writes it once.
+            "key": np.asarray(jax.random.key_data(base)),
+        },
         {"config": config, "epoch": epoch, "history": history.to_dict()},
         metrics={k: v for k, v in record.items() if isinstance(v, float) and math.isfinite(v)},
     )
