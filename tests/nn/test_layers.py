@@ -5,6 +5,7 @@ including the moving-statistics update, train/eval switching through `model.trai
 `model.eval()`, and parameter counts against Keras's `count_params()`.
 """
 
+import jax
 import jax.numpy as jnp
 import keras
 import numpy as np
@@ -228,6 +229,24 @@ def test_glorot_uniform_defaults():
     # A seed fully determines the weights; another seed gives others.
     np.testing.assert_array_equal(nn.Conv2D(16, 32, 5, rngs=nnx.Rngs(0)).kernel[...], k)
     assert not np.allclose(nn.Conv2D(16, 32, 5, rngs=nnx.Rngs(1)).kernel[...], k)
+
+
+@pytest.mark.parametrize("shape", [(3, 3, 1, 32), (5, 5, 6, 16), (784, 10), (3, 3, 64, 64)])
+def test_glorot_uniform_built_eagerly_equals_built_under_jit(shape):
+    """Eagerly the scaling runs in NumPy; under `jax.jit` (the key a tracer) in XLA: the same bits,
+    and the same values as `jax.random.uniform` scaled to Keras's limit by hand."""
+    from cnnlab.nn._util import glorot_uniform
+
+    key = jax.random.key(3)
+    eager = np.asarray(glorot_uniform(key, shape))
+    traced = np.asarray(jax.jit(lambda k: glorot_uniform(k, shape))(key))
+    np.testing.assert_array_equal(eager, traced)
+    receptive = int(np.prod(shape[:-2]))
+    limit = np.sqrt(6 / (receptive * (shape[-2] + shape[-1])))
+    n = int(np.prod(shape))
+    bucket = 1 << max(n - 1, 1).bit_length()
+    u = np.asarray(jax.random.uniform(key, (bucket,), jnp.float32))[:n]
+    np.testing.assert_allclose(eager, ((2 * u - 1) * limit).reshape(shape), rtol=1e-6, atol=1e-7)
 
 
 def test_sequential_and_layers_in_order():
