@@ -21,6 +21,11 @@ framework and cnnlab's difference to each with its standard error.
     python benchmarks/train.py --examples 60000 --batches 128
     python benchmarks/train.py --examples 20000 --batches 32 --rounds 3  # medians of 3 rounds
     python benchmarks/train.py --parity --seeds 10  # test accuracy after 1 epoch, 10 seeds each
+    python benchmarks/train.py --data-dir DIR       # Fashion-MNIST's IDX files in DIR
+
+On a GPU, JAX's peers run on it and PyTorch uses CUDA when its build has it; a peer that
+cannot run there (no PyTorch installed) is reported as unavailable with its error, and
+the table says which device each peer ran on.
 """
 
 import argparse
@@ -141,12 +146,14 @@ def _torch(x, y, batch, seed, epochs):
         torch.nn.Flatten(),
         torch.nn.Linear(16 * 7 * 7, 10),
     )
+    device = "cuda" if torch.cuda.is_available() else "cpu"  # the data resident there, as for JAX
+    net = net.to(device)
     opt = torch.optim.Adam(net.parameters(), lr=1e-3)
-    xt = torch.from_numpy(x.transpose(0, 3, 1, 2).astype(np.float32) / 255)
-    yt = torch.from_numpy(y.astype(np.int64))
+    xt = torch.from_numpy(x.transpose(0, 3, 1, 2).astype(np.float32) / 255).to(device)
+    yt = torch.from_numpy(y.astype(np.int64)).to(device)
     times = []
     for epoch in range(epochs):
-        perm = torch.randperm(len(x), generator=torch.Generator().manual_seed(1000 * seed + epoch))
+        perm = torch.randperm(len(x), generator=torch.Generator().manual_seed(1000 * seed + epoch)).to(device)
         t0 = time.perf_counter()
         for s in range(len(x) // batch):
             i = perm[s * batch : (s + 1) * batch]
@@ -154,12 +161,16 @@ def _torch(x, y, batch, seed, epochs):
             loss = torch.nn.functional.cross_entropy(net(xt[i]), yt[i])
             loss.backward()
             opt.step()
+        if device == "cuda":
+            torch.cuda.synchronize()
         times.append(time.perf_counter() - t0)
 
     def predict(xs):
         net.eval()
         with torch.no_grad():
-            return net(torch.from_numpy(xs.transpose(0, 3, 1, 2).astype(np.float32) / 255)).numpy()
+            return net(torch.from_numpy(xs.transpose(0, 3, 1, 2).astype(np.float32) / 255).to(device)).cpu().numpy()
+
+    predict.device = torch.cuda.get_device_name() if device == "cuda" else "cpu"
 
     return times, predict
 
@@ -174,9 +185,17 @@ PEERS = {
 }
 
 
+#: ``--data-dir``: Fashion-MNIST's IDX files, where neither tfds nor Debian's package has them.
+DATA_DIR = None
+
+
+def _load(split: str):
+    return data.load("fashion_mnist", split, data_dir=DATA_DIR)
+
+
 def _child(peer: str, batch: int, examples: int, repeats: int = 3) -> dict:
     """Run one framework at one batch size in this process; return its measurements."""
-    train_ds, test_ds = data.load("fashion_mnist"), data.load("fashion_mnist", "test")
+    train_ds, test_ds = _load("train"), _load("test")
     x, y = train_ds.images[:examples], train_ds.labels[:examples]
     steps = len(x) // batch
     times, predict = PEERS[peer](x, y, batch, 0, 1 + repeats)
@@ -187,12 +206,13 @@ def _child(peer: str, batch: int, examples: int, repeats: int = 3) -> dict:
         "first_epoch_s": times[0],  # includes compilation
         "test_accuracy": acc,
         "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+        "device": getattr(predict, "device", f"{jax.devices()[0].platform}: {jax.devices()[0].device_kind}"),
     }
 
 
 def _parity_child(peer: str, batch: int, seeds: int, epochs: int, first_seed: int = 0) -> dict:
     """Test accuracy of one framework after ``epochs`` on all 60,000 images, for each seed."""
-    train_ds, test_ds = data.load("fashion_mnist"), data.load("fashion_mnist", "test")
+    train_ds, test_ds = _load("train"), _load("test")
     accs = []
     for seed in range(first_seed, first_seed + seeds):
         _, predict = PEERS[peer](train_ds.images, train_ds.labels, batch, seed, epochs)
@@ -213,9 +233,15 @@ PARITY_PEERS = (
 
 
 def _run_child(*args) -> dict:
+    """One peer in its own process; ``{"error": ...}`` when it fails (e.g. no PyTorch on a GPU machine)."""
     cmd = [sys.executable, __file__, *map(str, args)]
-    out = subprocess.run(cmd, capture_output=True, text=True, check=True).stdout
-    return json.loads(out.strip().splitlines()[-1])
+    if DATA_DIR is not None:
+        cmd += ["--data-dir", DATA_DIR]
+    proc = subprocess.run(cmd, capture_output=True, text=True)
+    if proc.returncode != 0:
+        lines = [ln for ln in proc.stderr.strip().splitlines() if ln.strip()]
+        return {"error": lines[-1] if lines else f"exit status {proc.returncode}"}
+    return json.loads(proc.stdout.strip().splitlines()[-1])
 
 
 def _throughput(args) -> None:
@@ -233,20 +259,27 @@ def _throughput(args) -> None:
             else ""
         )
     )
+    peers = args.peers or THROUGHPUT_PEERS
     for batch in args.batches:
         runs = [
             {
                 name: _run_child(
                     "--child", name, "--batches", batch, "--examples", args.examples, "--repeats", args.repeats
                 )
-                for name in THROUGHPUT_PEERS
+                for name in peers
             }
             for _ in range(rounds)
         ]
+        failed = {name: r[name]["error"] for r in runs for name in peers if "error" in r[name]}
+        if "cnnlab scan" in failed:
+            raise SystemExit(f"cnnlab scan failed: {failed['cnnlab scan']}")
         print(f"\nbatch {batch}")
         print("| framework | images/s | cnnlab scan / it | first epoch s (compile) | test acc | peak RSS MB |")
         print("| --- | ---: | ---: | ---: | ---: | ---: |")
-        for name in THROUGHPUT_PEERS:
+        for name in peers:
+            if name in failed:
+                print(f"| {name} | unavailable: {failed[name]} |  |  |  |  |")
+                continue
             speed = np.array([r[name]["images_per_s"] for r in runs])
             # Ratios pair each framework with cnnlab's run of the same round: load that
             # drifts over minutes moves both.
@@ -256,6 +289,8 @@ def _throughput(args) -> None:
             acc = np.median([r[name]["test_accuracy"] for r in runs])
             rss = max(r[name]["peak_rss_mb"] for r in runs)
             print(f"| {name} | {np.median(speed):.0f} | {cell} | {first:.1f} | {acc:.3f} | {rss:.0f} |")
+        devices = {name: runs[0][name]["device"] for name in peers if name not in failed}
+        print("devices: " + "; ".join(f"{name} on {d}" for name, d in devices.items()))
 
 
 def _parity(args) -> None:
@@ -279,10 +314,14 @@ def _parity(args) -> None:
                 args.epochs,
                 "--first-seed",
                 args.first_seed,
-            )["accuracies"]
-            for name in args.peers
+            )
+            for name in args.peers or PARITY_PEERS
         }
-        ours = np.asarray(res[args.peers[0]]) * 100
+        bad = {name: r["error"] for name, r in res.items() if "error" in r}
+        if bad:
+            raise SystemExit(f"--parity: {bad}")
+        res = {name: r["accuracies"] for name, r in res.items()}
+        ours = np.asarray(next(iter(res.values()))) * 100
         print(f"\nbatch {batch}")
         print("| framework | test acc % (mean ± sd) | min | max | cnnlab - it (points) | per seed |")
         print("| --- | ---: | ---: | ---: | ---: | --- |")
@@ -292,7 +331,7 @@ def _parity(args) -> None:
             # the difference of means and its standard error (independent runs)
             diff = ours.mean() - a.mean()
             se = np.sqrt(ours.var(ddof=1) / len(ours) + a.var(ddof=1) / len(a)) if len(a) > 1 else float("nan")
-            cell = "" if name == args.peers[0] else f"{diff:+.2f} ± {se:.2f}"
+            cell = "" if name == next(iter(res)) else f"{diff:+.2f} ± {se:.2f}"
             print(
                 f"| {name} | {a.mean():.2f} ± {sd:.2f} | {a.min():.2f} | {a.max():.2f} | {cell} "
                 f"| {', '.join(f'{v:.2f}' for v in a)} |"
@@ -316,13 +355,18 @@ def main():
     parser.add_argument(
         "--peers",
         nargs="+",
-        default=list(PARITY_PEERS),
         choices=list(PEERS),
-        help="frameworks to compare (--parity); cnnlab scan first",
+        help="frameworks to run (default: all five for throughput, with Flax's glorot-init variant for --parity); "
+        "cnnlab scan first",
     )
+    parser.add_argument("--data-dir", help="directory of Fashion-MNIST's IDX files (else tfds or Debian's package)")
     parser.add_argument("--child", help=argparse.SUPPRESS)  # internal: run one peer, print JSON
     parser.add_argument("--parity-child", help=argparse.SUPPRESS)
     args = parser.parse_args()
+    global DATA_DIR
+    DATA_DIR = args.data_dir
+    if args.peers and args.peers[0] != "cnnlab scan" and not (args.child or args.parity_child):
+        parser.error(f"--peers must start with 'cnnlab scan' (the ratios are against it); got {args.peers}")
     if args.child:
         print(json.dumps(_child(args.child, args.batches[0], args.examples, args.repeats)))
     elif args.parity_child:
