@@ -29,8 +29,12 @@ from cnnlab import data, models, train
 KW = dict(loss="softmax_cross_entropy", optimizer="adam")
 
 
+#: ``--data-dir``: Fashion-MNIST's IDX files, where neither tfds nor Debian's package has them.
+DATA_DIR = None
+
+
 def _child(mode: str, members: int, batch: int, examples: int, repeats: int) -> dict:
-    ds = data.load("fashion_mnist")
+    ds = data.load("fashion_mnist", data_dir=DATA_DIR)
     x, y = ds.images[:examples], ds.labels[:examples]
     images = (len(x) // batch) * batch
     epochs = 1 + repeats
@@ -57,7 +61,7 @@ def _child(mode: str, members: int, batch: int, examples: int, repeats: int) -> 
 
 
 def _run_child(*args) -> dict:
-    cmd = [sys.executable, __file__, "--child", *map(str, args)]
+    cmd = [sys.executable, __file__, "--child", *map(str, args)] + (["--data-dir", DATA_DIR] if DATA_DIR else [])
     out = subprocess.run(cmd, capture_output=True, text=True, check=True).stdout
     return json.loads(out.strip().splitlines()[-1])
 
@@ -69,7 +73,10 @@ def main():
     parser.add_argument("--examples", type=int, default=6400, help="training images per epoch")
     parser.add_argument("--repeats", type=int, default=2, help="timed epochs after the first; the best is reported")
     parser.add_argument("--child", nargs=5, help=argparse.SUPPRESS)  # internal: mode members batch examples repeats
+    parser.add_argument("--data-dir", help="directory of Fashion-MNIST's IDX files (else tfds or Debian's package)")
     args = parser.parse_args()
+    global DATA_DIR
+    DATA_DIR = args.data_dir
     if args.child:
         mode, *rest = args.child
         print(json.dumps(_child(mode, *map(int, rest))))
