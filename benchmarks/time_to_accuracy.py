@@ -110,7 +110,8 @@ def run(args) -> dict:
         "compile_s_estimate": times[0] - steady if steady is not None else None,
         "images_per_s": (len(y) // args.batch_size) * args.batch_size / steady if steady else None,
         "curve": [{"seconds": s, "epoch": e, "test_accuracy": a} for s, e, a in curve],
-        "device": f"{device.platform}: {device.device_kind}",
+        "device": (f"cpu, {os.cpu_count()} cores" if device.platform == "cpu"
+                   else f"{device.platform}: {device.device_kind}"),  # fmt: skip
         "device_count": jax.device_count(),
         "machine": f"{platform.machine()}, {os.cpu_count()} cores visible",
         "jax": jax.__version__,
