@@ -108,7 +108,8 @@ def _sweep_label(h: "History", varying: set[str]) -> str:
     if "seed" in varying:
         parts.append(f"seed {h.config.get('seed')}")
     if "learning_rate" in varying:
-        parts.append(f"lr {h.config.get('optimizer', {}).get('learning_rate'):g}")
+        rate = h.config.get("optimizer", {}).get("learning_rate")  # a number, "schedule" or absent
+        parts.append(f"lr {rate:g}" if isinstance(rate, int | float) else f"lr {rate}")
     where = h.config.get("diverged_at")
     if where:
         parts.append(f"diverged at epoch {where['epoch']}")

@@ -72,3 +72,13 @@ def test_bad_input_is_named(tmp_path):
     other = train.History([{"epoch": 1, "mse": 0.1}])
     with pytest.raises(ValueError, match="share no recorded quantity"):
         train.plot_histories([a, other], tmp_path / "x.png")
+
+
+def test_a_schedule_or_a_custom_optimizer_labels_by_name(tmp_path):
+    # fit records a schedule as "schedule", and a custom optax optimizer has no rate at all.
+    constant = _history(0, 1e-3, [1.0, 0.5], [1.1, 0.6])
+    cosine = _history(0, "schedule", [0.9, 0.4], [1.0, 0.5])
+    custom = train.History(constant.records, {"seed": 0, "optimizer": {"name": "custom"}})
+    fig = train.plot_histories([constant, cosine, custom], tmp_path / "rates.png")
+    _, labels = fig.axes[0].get_legend_handles_labels()
+    assert labels == ["lr 0.001", "lr schedule", "lr None"]
