@@ -3,12 +3,19 @@
 Each reader returns ``None`` when the directory holds no files of its kind for the split
 (so the next source may be tried), and raises ``ValueError`` when it finds files that are
 incomplete or damaged (so a broken download is never mistaken for a small dataset).
+
+CIFAR-10 python batches are pickles, and unpickling runs whatever code the file names. They
+are read with `_BatchUnpickler`, which admits only what the real batches hold, and never
+from the download cache (the downloader fetches the binary tarball).
 """
 
+import codecs
 import os
 import pickle
 
 import numpy as np
+
+_reconstruct = np.zeros(0).__reduce__()[0]  # NumPy's array reconstructor, under any NumPy version
 
 from cnnlab.data._idx import read_idx
 from cnnlab.data.dataset import KNOWN
@@ -99,6 +106,54 @@ def _cifar_dir(directory: str, sub: str, probe: str) -> str | None:
     return None
 
 
+def _latin1(text: str, encoding: str) -> bytes:
+    """Python 3's protocol-2 pickles spell ``bytes`` as ``_codecs.encode(text, 'latin1')``."""
+    if encoding not in ("latin1", "latin-1") or not isinstance(text, str):
+        raise pickle.UnpicklingError(f"_codecs.encode with {encoding!r}")
+    return codecs.encode(text, "latin1")
+
+
+class _BatchUnpickler(pickle.Unpickler):
+    """Unpickles a CIFAR-10 python batch and nothing else: no class or function can be named
+    but NumPy's array reconstruction (the dict, lists, ints and byte strings need none)."""
+
+    ALLOWED = {
+        ("numpy.core.multiarray", "_reconstruct"): _reconstruct,  # as Python 2 wrote the batches
+        ("numpy._core.multiarray", "_reconstruct"): _reconstruct,  # as NumPy 2 writes them
+        ("numpy", "ndarray"): np.ndarray,
+        ("numpy", "dtype"): np.dtype,
+        ("_codecs", "encode"): _latin1,  # bytes in a Python 3 protocol-2 pickle
+    }
+
+    def find_class(self, module, name):
+        found = self.ALLOWED.get((module, name))
+        if found is None:
+            raise pickle.UnpicklingError(f"it names {module}.{name}, which no CIFAR-10 batch holds")
+        return found
+
+
+def _unpickle_batch(path: str) -> tuple[np.ndarray, np.ndarray]:
+    """``(data uint8 (N, 3072), labels (N,))`` of one python batch, or ValueError naming ``path``."""
+    try:
+        with open(path, "rb") as f:
+            batch = _BatchUnpickler(f, encoding="bytes").load()
+    except Exception as e:  # UnpicklingError, EOFError, a NumPy state error, ...
+        why = f"{type(e).__name__}: {e}"
+        raise ValueError(f"load: {path} is not a CIFAR-10 batch ({why}); nothing in it was run") from e
+    if not isinstance(batch, dict) or not {b"data", b"labels"} <= batch.keys():
+        got = f"keys {list(batch)[:6]}" if isinstance(batch, dict) else type(batch).__name__
+        raise ValueError(f"load: {path} is not a CIFAR-10 batch: need a dict with b'data' and b'labels', got {got}")
+    data, labels = batch[b"data"], batch[b"labels"]
+    if not isinstance(data, np.ndarray) or data.dtype != np.uint8 or data.ndim != 2 or data.shape[1] != 3072:
+        what = f"{data.dtype} {data.shape}" if isinstance(data, np.ndarray) else type(data).__name__
+        raise ValueError(f"load: {path} is not a CIFAR-10 batch: b'data' is {what}; need uint8 (N, 3072)")
+    if isinstance(labels, list) and all(type(v) is int and 0 <= v < 2**31 for v in labels):
+        labels = np.array(labels, dtype=np.int64)
+    if not isinstance(labels, np.ndarray) or labels.dtype.kind not in "iu" or labels.ndim != 1:
+        raise ValueError(f"load: {path} is not a CIFAR-10 batch: b'labels' must be a list of class numbers")
+    return data, labels
+
+
 def _read_cifar_python(directory: str, split: str):
     d = _cifar_dir(directory, "cifar-10-batches-py", "test_batch" if split == "test" else "data_batch_1")
     if d is None:
@@ -109,15 +164,7 @@ def _read_cifar_python(directory: str, split: str):
         path = os.path.join(d, n)
         if not os.path.isfile(path):
             raise ValueError(f"load: CIFAR-10 batch {path} is missing; the train split needs {list(names)}")
-        try:
-            with open(path, "rb") as f:
-                batch = pickle.load(f, encoding="bytes")
-            data = np.asarray(batch[b"data"], dtype=np.uint8)
-            lab = np.asarray(batch[b"labels"])
-        except Exception as e:
-            raise ValueError(f"load: cannot read CIFAR-10 python batch {path} ({type(e).__name__}: {e})") from e
-        if data.ndim != 2 or data.shape[1] != _CIFAR_RECORD - 1:
-            raise ValueError(f"load: {path} data is {data.shape}; need (N, 3072)")
+        data, lab = _unpickle_batch(path)
         images.append(data.reshape(-1, 3, 32, 32).transpose(0, 2, 3, 1))
         labels.append(lab)
     x, y = _pair(np.concatenate(images), np.concatenate(labels), d)
@@ -148,8 +195,12 @@ def _read_cifar_binary(directory: str, split: str):
     return x, y, f"CIFAR-10 binary batches in {d}"
 
 
-def read_dir(name: str, split: str, directory: str):
+def read_dir(name: str, split: str, directory: str, *, downloaded: bool = False):
     """Reads ``name``/``split`` from the files in ``directory``.
+
+    Args:
+      downloaded: ``directory`` is the download cache: read only the formats the downloader
+        fetches (gzipped IDX, CIFAR-10 binary batches), never a pickle or an npz planted there.
 
     Returns:
       ``(images uint8 (N, H, W, C), labels int32 (N,), description)``, or ``None`` when the
@@ -162,13 +213,14 @@ def read_dir(name: str, split: str, directory: str):
         readers = (lambda: _read_idx_pair(directory, split), lambda: _read_npz(name, directory, split))
     elif name == "cifar10":
         readers = (
-            lambda: _read_cifar_python(directory, split),
             lambda: _read_cifar_binary(directory, split),
+            lambda: _read_cifar_python(directory, split),
             lambda: _read_npz(name, directory, split),
         )
     else:
         return None
-    for read in readers:
+    # The first reader is the format the downloader fetches; binary before pickles for CIFAR-10.
+    for read in readers[:1] if downloaded else readers:
         found = read()
         if found is not None:
             images, labels, where = found

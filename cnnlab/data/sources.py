@@ -2,7 +2,8 @@
 
 Sources, in the order ``source="auto"`` tries them:
 
-1. ``files``: ``data_dir`` given explicitly (IDX, Keras ``.npz``, CIFAR-10 batches).
+1. ``files``: ``data_dir`` given explicitly (IDX, Keras ``.npz``, CIFAR-10 batches). A named
+   directory is the only source: its files, or an error naming what it lacks.
 2. ``tfds``: tensorflow-datasets prepared (array_record) in ``$TFDS_DATA_DIR`` or
    ``~/tensorflow_datasets``, read with ``tfds.data_source`` (no TensorFlow needed).
 3. ``debian``: well-known system installs (Debian's ``dataset-fashion-mnist``).
@@ -125,13 +126,7 @@ def _read_tfds(name, split, download):
 
 
 def _from_files(name, split, data_dir):
-    if data_dir is None:
-        raise _Skip("no data_dir given")
-    found = _files.read_dir(name, split, data_dir)
-    if found is None:
-        raise _Skip(f"{data_dir} holds none of {_files.describe_files(name, split)}")
-    images, labels, where = found
-    return images, labels, KNOWN[name].class_names, where
+    raise _Skip("no data_dir given")  # with one, `load` reads it alone (`_load_dir`)
 
 
 def _from_tfds(name, split, data_dir):
@@ -151,28 +146,36 @@ def _from_debian(name, split, data_dir):
     return images, labels, KNOWN[name].class_names, f"{where} (Debian package {DEBIAN_PACKAGES[name]})"
 
 
+def _in_cache(url: str, cache: str) -> bool:
+    """Whether ``url``'s file is complete in ``cache``: present, and for a tarball fully extracted."""
+    path = _download.target(url, cache)
+    return _download.extracted(path, cache) if path.endswith(".tar.gz") else os.path.isfile(path)
+
+
 def _from_download(name, split, data_dir):
     if name not in KNOWN:
         return _tfds_download(name, split)
     cache = _download.cache_dir(name)
-    if os.path.isdir(cache) and (found := _files.read_dir(name, split, cache)) is not None:
-        images, labels, where = found
-        return images, labels, KNOWN[name].class_names, f"downloaded copy, {where}"
-    urls = [url for url, _ in KNOWN[name].downloads]
-    if reason := (_download.offline_reason() or _download.unreachable(urls)):
+    downloads = KNOWN[name].downloads
+    # What the cache lacks is fetched, or re-extracted from a cached tarball (a kill may have
+    # stopped an extraction half way); the network is needed only for files not in the cache.
+    lacking = [(url, sha256) for url, sha256 in downloads if not _in_cache(url, cache)]
+    to_fetch = [url for url, _ in lacking if not os.path.isfile(_download.target(url, cache))]
+    if to_fetch and (reason := (_download.offline_reason() or _download.unreachable(to_fetch))):
         raise _Skip(f"offline: {reason}")
-    for url, sha256 in KNOWN[name].downloads:
+    for url, sha256 in lacking:
         try:
             path = _download.fetch(url, sha256, cache)
             if path.endswith(".tar.gz"):
                 _download.extract_tar(path, cache)
-        except (OSError, ValueError) as e:  # HTTP errors, resets, checksum mismatch, bad tar
+        except (OSError, ValueError) as e:  # HTTP errors, resets, stalls, checksum mismatch, bad tar
             raise _Skip(f"fetching {url} failed ({type(e).__name__}: {e})") from e
-    found = _files.read_dir(name, split, cache)
+    found = _files.read_dir(name, split, cache, downloaded=True)
     if found is None:
         raise _Skip(f"downloaded into {cache} but found none of {_files.describe_files(name, split)}")
     images, labels, where = found
-    return images, labels, KNOWN[name].class_names, f"downloaded from {urls[0]}; {where}"
+    how = f"downloaded from {downloads[0][0]}; " if to_fetch else "downloaded copy, "
+    return images, labels, KNOWN[name].class_names, how + where
 
 
 def _tfds_download(name, split):
@@ -263,6 +266,26 @@ def _help(name: str, split: str) -> str:
     return "\n".join(line for line in lines if line)
 
 
+def _load_dir(name: str, split: str, data_dir: str) -> Dataset:
+    """A named directory is the only source: its files, or an error saying what it lacks."""
+    if name not in KNOWN:
+        raise ValueError(
+            f"load: data_dir holds files of {sorted(KNOWN)} only; for the tfds dataset {name!r} "
+            "set TFDS_DATA_DIR to its tfds data directory instead"
+        )
+    found = _files.read_dir(name, split, data_dir)
+    if found is None:
+        entries = sorted(os.listdir(data_dir))
+        holds = ", ".join(entries[:8]) + (f" and {len(entries) - 8} more" if len(entries) > 8 else "")
+        raise DataUnavailableError(
+            f"load: data_dir {data_dir} holds no {name} {split} files: put "
+            f"{_files.describe_files(name, split)} there, or leave data_dir out to try the other "
+            f"sources; {f'it holds {holds}' if entries else 'it is empty'}"
+        )
+    images, labels, where = found
+    return Dataset(images, labels, KNOWN[name].class_names, where, name=name, split=split)
+
+
 def load(
     name: str, split: str = "train", *, data_dir: str | os.PathLike | None = None, source: str = "auto"
 ) -> Dataset:
@@ -273,7 +296,8 @@ def load(
         whose examples are ``{'image': uint8 (H, W, C), 'label': class}`` (tfds sources only).
       split: ``"train"`` or ``"test"`` (other tfds names: any split tfds accepts).
       data_dir: a directory of local files for the ``files`` source (see
-        ``docs/data.md``); tfds's own directory is ``$TFDS_DATA_DIR``.
+        ``docs/data.md``); when given, the only source: nothing comes from anywhere else.
+        tfds's own directory is ``$TFDS_DATA_DIR``.
       source: ``"auto"`` tries, in order, ``"files"``, ``"tfds"``, ``"debian"``,
         ``"download"``, ``"offline"``; naming one uses only that one.
 
@@ -284,8 +308,8 @@ def load(
     Raises:
       ValueError: unknown name, split or source; a missing ``data_dir``; files that are
         truncated, corrupted, mismatched or incomplete.
-      DataUnavailableError: no source had the data; the message lists what was tried and
-        how to provide it.
+      DataUnavailableError: no source had the data, or ``data_dir`` lacks its files; the
+        message lists what was tried (or what the directory lacks) and how to provide it.
 
     Example:
       >>> ds = load("fashion_mnist", "test")   # doctest: +SKIP
@@ -313,6 +337,8 @@ def load(
     else:
         _tfds_builder(name)  # raises ValueError listing the known names if tfds lacks it too
 
+    if data_dir is not None:
+        return _load_dir(name, split, data_dir)
     order = SOURCES if source == "auto" else (source,)
     tried = []
     for s in order:

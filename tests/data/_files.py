@@ -4,6 +4,7 @@ They share no code with cnnlab.data, so a reader bug cannot hide behind a matchi
 """
 
 import gzip
+import io
 import pickle
 import struct
 
@@ -27,15 +28,58 @@ def write_idx_dir(directory, split_arrays: dict, *, gz: bool = True) -> None:
             path.write_bytes(gzip.compress(data) if gz else data)
 
 
+class _Py2Pickler(pickle._Pickler):
+    """Pickles as Python 2's cPickle did at protocol 2, the way the real CIFAR-10 batches were
+    written: byte and text strings as py2 ``str`` (SHORT_BINSTRING/BINSTRING), NumPy's array
+    reconstructor under its NumPy 1 name ``numpy.core.multiarray._reconstruct``."""
+
+    dispatch = pickle._Pickler.dispatch.copy()
+
+    def _save_str8(self, obj):
+        n = len(obj)
+        self.write(pickle.SHORT_BINSTRING + bytes([n]) if n < 256 else pickle.BINSTRING + struct.pack("<i", n))
+        self.write(obj)
+        self.memoize(obj)
+
+    def _save_text(self, obj):
+        self._save_str8(obj.encode("latin1"))
+
+    dispatch[bytes] = _save_str8
+    dispatch[str] = _save_text
+
+    def save_global(self, obj, name=None):
+        if (name or obj.__name__) == "_reconstruct":
+            self.write(pickle.GLOBAL + b"numpy.core.multiarray\n_reconstruct\n")
+            self.memoize(obj)
+            return
+        super().save_global(obj, name)
+
+
+def py2_pickle(obj) -> bytes:
+    """``obj`` pickled as Python 2 wrote the CIFAR-10 batches (see `_Py2Pickler`)."""
+    buf = io.BytesIO()
+    _Py2Pickler(buf, protocol=2).dump(obj)
+    return buf.getvalue()
+
+
+def cifar_python_batch(images, labels, label="batch") -> dict:
+    """One batch as the CIFAR-10 page describes it: b'data' uint8 (N, 3072) CHW rows, b'labels' ints."""
+    rows = np.asarray(images, np.uint8).transpose(0, 3, 1, 2).reshape(len(images), -1)
+    return {
+        b"batch_label": label.encode(),
+        b"labels": [int(v) for v in labels],
+        b"data": rows,
+        b"filenames": [f"img_{i}.png".encode() for i in range(len(images))],
+    }
+
+
 def write_cifar_python(directory, train: list, test) -> None:
-    """CIFAR-10 python batches: pickled dicts with b'data' (N, 3072) CHW rows and b'labels'."""
+    """CIFAR-10 python batches, pickled as the real ones are (Python 2, protocol 2, bytes keys)."""
     d = directory / "cifar-10-batches-py"
     d.mkdir()
     batches = [(f"data_batch_{i + 1}", b) for i, b in enumerate(train)] + [("test_batch", test)]
     for name, (images, labels) in batches:
-        rows = np.asarray(images, np.uint8).transpose(0, 3, 1, 2).reshape(len(images), -1)
-        with open(d / name, "wb") as f:
-            pickle.dump({b"data": rows, b"labels": [int(v) for v in labels]}, f)
+        (d / name).write_bytes(py2_pickle(cifar_python_batch(images, labels, name)))
 
 
 def write_cifar_binary(directory, train: list, test) -> None:
