@@ -9,8 +9,14 @@ __all__ = ["relu", "sigmoid", "tanh", "softmax", "log_softmax", "dropout"]
 
 
 def relu(x):
-    """`max(x, 0)`; the gradient at 0 is 0, as in Keras and PyTorch."""
-    return jnp.where(x > 0, x, jnp.zeros_like(x))
+    """`max(x, 0)`, NaN kept as NaN (Keras, PyTorch, `jax.nn.relu`), so a NaN reaches the loss.
+
+    The gradient is 0 where `x <= 0` (0 at 0, as in Keras and PyTorch) and passes the
+    upstream gradient through elsewhere, NaN inputs included, as PyTorch does
+    (`jax.nn.relu` gives 0 there). Written `where(x <= 0, 0, x)`, not `where(x > 0, x, 0)`:
+    every comparison with NaN is False, and the latter would turn NaN into 0.
+    """
+    return jnp.where(x <= 0, jnp.zeros_like(x), x)
 
 
 def sigmoid(x):
