@@ -7,6 +7,7 @@ from cnnlab.train.batch_stats import recompute_batch_stats as recompute_batch_st
 from cnnlab.train.checkpoint import Checkpointer as Checkpointer
 from cnnlab.train.checkpoint import CheckpointError as CheckpointError
 from cnnlab.train.checkpoint import restore_model as restore_model
+from cnnlab.train.engine import DivergenceError as DivergenceError
 from cnnlab.train.engine import NonFiniteLossError as NonFiniteLossError
 from cnnlab.train.engine import evaluate as evaluate
 from cnnlab.train.engine import fit as fit
@@ -28,6 +29,7 @@ __all__ = [
     "OPTIMIZERS",
     "CheckpointError",
     "Checkpointer",
+    "DivergenceError",
     "History",
     "NonFiniteLossError",
     "accuracy",

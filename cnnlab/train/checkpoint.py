@@ -6,6 +6,14 @@ epoch, history). orbax writes each into a temporary directory and renames it whe
 complete (its atomic finalize), so a save killed half way leaves only a
 ``*.orbax-checkpoint-tmp-*`` directory, which is never listed or restored.
 
+Retention is ours, not orbax's: after each save the latest ``keep`` epochs and the best
+one (by ``best_metric``, else by the training loss) are kept, counted over every
+checkpoint in the directory (so across resumes too), and the others removed by an atomic
+rename to ``*.deleting`` before the files go. A kill during retention therefore leaves
+either the whole step or a renamed one, which the next writer removes. A step that is
+still listed but incomplete (deleted or copied half way by something else) is skipped
+with a warning, and removed when the directory is opened for writing.
+
 Restoring goes into abstract structures (``jax.ShapeDtypeStruct`` leaves, as
 ``nnx.eval_shape`` gives): before reading, the stored shapes and dtypes are compared
 leaf by leaf and any difference is reported with the directory.
@@ -13,18 +21,29 @@ leaf by leaf and any difference is reported with the directory.
 
 import hashlib
 import os
+import shutil
+import tempfile
+import warnings
 
 import jax
 import numpy as np
 import orbax.checkpoint as ocp
 from flax import nnx
-from orbax.checkpoint import checkpoint_managers as policies
 
-__all__ = ["CheckpointError", "Checkpointer", "restore_model"]
+__all__ = ["CheckpointError", "Checkpointer", "CorruptCheckpointError", "restore_model"]
 
 
 class CheckpointError(RuntimeError):
     """A checkpoint is missing, corrupted or does not fit the model; the message says which."""
+
+
+class CorruptCheckpointError(CheckpointError):
+    """A checkpoint's files cannot be read back as they were written."""
+
+
+# Files every complete step has; a step missing one was deleted or copied half way.
+_STEP_FILES = ("_CHECKPOINT_METADATA", "meta/metadata", "state/_METADATA")
+_DELETING = ".deleting"
 
 
 def _is_key(x) -> bool:
@@ -90,29 +109,50 @@ class Checkpointer:
         self.directory = os.path.abspath(os.fspath(directory))
         if read_only and not os.path.isdir(self.directory):
             raise CheckpointError(f"restore: no finalized checkpoint in {self.directory}: it does not exist")
-        self.best_metric = best_metric
-        keepers = [policies.LatestN(n=keep)]
-        if best_metric is not None:
-            # BestN sorts ascending and keeps the tail: reverse for "min".
-            keepers.append(policies.BestN(get_metric_fn=lambda m: m[best_metric],
-                                          reverse=best_mode == "min", n=1))
+        if not read_only:
+            _writable(self.directory)
+        self.keep, self.best_metric, self.best_mode, self.read_only = keep, best_metric, best_mode, read_only
+        self._metrics: dict[int, dict] = {}
+        self._warned: set[int] = set()
         options = ocp.CheckpointManagerOptions(
-            preservation_policy=policies.AnyPreservationPolicy(keepers),
-            enable_async_checkpointing=False,
-            cleanup_tmp_directories=False,
-            create=not read_only,
-            read_only=read_only,
+            enable_async_checkpointing=False, cleanup_tmp_directories=False, create=False, read_only=read_only,
         )
         self._manager = ocp.CheckpointManager(
             self.directory, options=options,
             item_handlers={"state": ocp.StandardCheckpointHandler(), "meta": ocp.JsonCheckpointHandler(),
                            "checksums": ocp.JsonCheckpointHandler()},
         )
+        if not read_only:
+            self._clean()
+
+    def _clean(self) -> None:
+        """Removes what a killed retention left (``*.deleting``) and incomplete steps."""
+        for name in os.listdir(self.directory):
+            if name.endswith(_DELETING):
+                shutil.rmtree(os.path.join(self.directory, name), ignore_errors=True)
+        self._manager.reload()
+        for step in self._manager.all_steps():
+            if not self._intact(step):
+                self._warn(step, "it is incomplete (killed while being written or deleted?); removing it")
+                self.remove(step)
+
+    def _intact(self, step: int) -> bool:
+        return all(os.path.isfile(os.path.join(self.path(step), f)) for f in _STEP_FILES)
+
+    def _warn(self, step: int, why: str) -> None:
+        if step not in self._warned:
+            self._warned.add(step)
+            warnings.warn(f"checkpoint {self.path(step)} skipped: {why}", RuntimeWarning, stacklevel=3)
 
     def epochs(self) -> list[int]:
-        """The finalized checkpoints' epochs, oldest first."""
+        """The finalized, complete checkpoints' epochs, oldest first (incomplete ones are
+        skipped with a warning)."""
         self._manager.reload()
-        return sorted(self._manager.all_steps())
+        steps = sorted(self._manager.all_steps())
+        for step in steps:
+            if not self._intact(step):
+                self._warn(step, "it is incomplete (killed while being written or deleted?)")
+        return [s for s in steps if self._intact(s)]
 
     def latest(self) -> int | None:
         """The latest finalized epoch, or None."""
@@ -121,7 +161,61 @@ class Checkpointer:
 
     def best(self) -> int | None:
         """The best epoch by ``best_metric`` among those kept, or None."""
-        return self._manager.best_step() if self.best_metric else None
+        return self._best(self.epochs()) if self.best_metric else None
+
+    def _best(self, epochs: list[int]) -> int | None:
+        """The best of ``epochs`` by ``best_metric`` (else the training loss); None if none records it."""
+        name = self.best_metric or "loss"
+        scores = {e: self.metrics(e).get(name) for e in epochs}
+        scores = {e: v for e, v in scores.items() if isinstance(v, float) and np.isfinite(v)}
+        if not scores:
+            return None
+        return (max if self.best_mode == "max" and self.best_metric else min)(scores, key=scores.get)
+
+    def metrics(self, epoch: int) -> dict:
+        """The values recorded with checkpoint ``epoch`` (``{}`` if unreadable)."""
+        if epoch not in self._metrics:
+            try:
+                meta = self.read_meta(epoch)
+            except CheckpointError:
+                return {}
+            records = (meta.get("history") or {}).get("records") or [{}]
+            self._metrics[epoch] = meta.get("metrics") or records[-1]
+        return self._metrics[epoch]
+
+    def remove(self, epoch: int) -> None:
+        """Deletes checkpoint ``epoch``: renamed away first (atomic), then its files."""
+        gone = os.path.join(self.directory, f"{epoch}{_DELETING}")
+        os.replace(self.path(epoch), gone)
+        shutil.rmtree(gone)
+        self._metrics.pop(epoch, None)
+        self._manager.reload()
+
+    def clear(self) -> None:
+        """Deletes every checkpoint in the directory (``fit(overwrite=True)``)."""
+        self._manager.reload()
+        for step in self._manager.all_steps():
+            self.remove(step)
+
+    def _retain(self) -> None:
+        epochs = self.epochs()
+        keep = set(epochs[-self.keep:])
+        best = self._best(epochs)
+        if best is not None:
+            keep.add(best)  # never lose the best one, whatever came after it
+        for e in epochs:
+            if e not in keep:
+                self.remove(e)
+
+    def check_space(self, nbytes: int) -> None:
+        """Raises CheckpointError unless the disk has room for a checkpoint of ``nbytes`` of arrays."""
+        free = shutil.disk_usage(self.directory).free
+        need = int(nbytes * 1.2) + (1 << 20)  # the arrays, their metadata and JSON
+        if free < need:
+            raise CheckpointError(
+                f"fit: checkpoint_dir {self.directory} has {free / 2**20:.1f} MiB free; a checkpoint needs about "
+                f"{need / 2**20:.1f} MiB. Free some space or choose another checkpoint_dir"
+            )
 
     def path(self, epoch: int) -> str:
         """The directory of the checkpoint of ``epoch``."""
@@ -135,23 +229,62 @@ class Checkpointer:
                 f"values {sorted(metrics or {})}; pass val_data for a val_* metric"
             )
         state = _keys_to_data(state)
-        self._manager.save(
-            epoch,
-            args=ocp.args.Composite(state=ocp.args.StandardSave(state), meta=ocp.args.JsonSave(meta),
-                                    checksums=ocp.args.JsonSave(_checksums(state))),
-            metrics={k: float(v) for k, v in (metrics or {}).items()},
-            force=True,
-        )
-        self._manager.wait_until_finished()
+        metrics = {k: float(v) for k, v in (metrics or {}).items()}
+        if os.path.isdir(self.path(epoch)):
+            self.remove(epoch)  # a corrupted one that resume skipped: this run rewrites it
+        try:
+            self._manager.save(
+                epoch,
+                args=ocp.args.Composite(state=ocp.args.StandardSave(state),
+                                        meta=ocp.args.JsonSave({**meta, "metrics": metrics}),
+                                        checksums=ocp.args.JsonSave(_checksums(state))),
+                force=True,
+            )
+            self._manager.wait_until_finished()
+        except Exception as e:
+            raise CheckpointError(
+                f"save: could not write the checkpoint of epoch {epoch} in {self.directory} "
+                f"({type(e).__name__}: {e}); the checkpoints already there are intact"
+            ) from e
+        self._metrics[epoch] = metrics
+        self._retain()
 
     def read_meta(self, epoch: int) -> dict:
         """The JSON meta (config, epoch, history) of checkpoint ``epoch``."""
         try:
             return self._manager.restore(epoch, args=ocp.args.Composite(meta=ocp.args.JsonRestore()))["meta"]
         except Exception as e:
-            raise CheckpointError(
+            raise CorruptCheckpointError(
                 f"restore: checkpoint {self.path(epoch)} is corrupted: cannot read its meta ({e})"
             ) from e
+
+    def restore_newest(self, like: dict, check=None) -> tuple[dict, dict] | None:
+        """The newest checkpoint that reads back intact, into the structure of ``like``.
+
+        A corrupted one is skipped with a warning and the one before it tried. ``check(where,
+        meta)`` may refuse a checkpoint (raising CheckpointError) before its arrays are read.
+
+        Returns:
+          ``(state, meta)``, or None when the directory holds no checkpoint.
+
+        Raises:
+          CheckpointError: ``check`` refused, the model does not fit, or none is intact.
+        """
+        epochs, errors = self.epochs(), []
+        for epoch in reversed(epochs):
+            try:
+                if check is not None:
+                    check(self.path(epoch), self.read_meta(epoch))
+                found = self.restore(epoch, like)
+            except CorruptCheckpointError as e:
+                errors.append(str(e))
+                continue
+            for e in errors:
+                warnings.warn(f"{e}; resuming from {self.path(epoch)} instead", RuntimeWarning, stacklevel=2)
+            return found
+        if errors:
+            raise CorruptCheckpointError(f"restore: no intact checkpoint in {self.directory}: " + "; ".join(errors))
+        return None
 
     def restore(self, epoch: int | None, like: dict, *, partial: bool = False) -> tuple[dict, dict]:
         """Reads checkpoint ``epoch`` (None: the latest) into the structure of ``like``.
@@ -182,9 +315,10 @@ class Checkpointer:
         try:
             stored = self._manager.item_metadata(epoch)["state"]
         except Exception as e:  # orbax raises several types for unreadable metadata
-            raise CheckpointError(f"restore: checkpoint {where} is corrupted: its metadata cannot be read ({e})") from e
+            raise CorruptCheckpointError(
+                f"restore: checkpoint {where} is corrupted: its metadata cannot be read ({e})") from e
         if stored is None:
-            raise CheckpointError(f"restore: checkpoint {where} is corrupted: it has no state metadata")
+            raise CorruptCheckpointError(f"restore: checkpoint {where} is corrupted: it has no state metadata")
         if partial:
             missing = sorted(set(target) - set(stored))
             if missing:
@@ -201,13 +335,13 @@ class Checkpointer:
                                                checksums=ocp.args.JsonRestore())
             )
         except Exception as e:
-            raise CheckpointError(f"restore: checkpoint {where} is corrupted: {type(e).__name__}: {e}") from e
+            raise CorruptCheckpointError(f"restore: checkpoint {where} is corrupted: {type(e).__name__}: {e}") from e
         state = {k: out["state"][k] for k in like}
         # orbax does not checksum array data: a flipped bit would restore silently.
         got, stored_sums = _checksums(state), out["checksums"] or {}
         bad = sorted(k for k in got if stored_sums.get(k) != got[k])
         if bad:
-            raise CheckpointError(
+            raise CorruptCheckpointError(
                 f"restore: checkpoint {where} is corrupted: the data of {bad[:8]} does not match the "
                 f"sha256 recorded when it was saved"
             )
@@ -216,6 +350,18 @@ class Checkpointer:
     def close(self) -> None:
         """Waits for pending writes and releases orbax's resources."""
         self._manager.close()
+
+
+def _writable(directory: str) -> None:
+    """Creates ``directory`` and proves it writable, or raises CheckpointError saying why."""
+    if os.path.exists(directory) and not os.path.isdir(directory):
+        raise CheckpointError(f"fit: checkpoint_dir {directory} is a file; it needs a directory")
+    try:
+        os.makedirs(directory, exist_ok=True)
+        with tempfile.TemporaryFile(dir=directory):
+            pass
+    except OSError as e:
+        raise CheckpointError(f"fit: cannot write checkpoints in checkpoint_dir {directory}: {e}") from e
 
 
 def _checksums(tree) -> dict[str, str]:
@@ -273,8 +419,15 @@ def _best_epoch(ckpt: Checkpointer) -> int:
     epochs = ckpt.epochs()
     if not epochs:
         raise CheckpointError(f"restore_model: no finalized checkpoint in {ckpt.directory}")
-    metas = {e: ckpt.read_meta(e) for e in epochs}
-    config = metas[epochs[-1]]["config"]
+    metas = {}
+    for e in epochs:
+        try:
+            metas[e] = ckpt.read_meta(e)
+        except CorruptCheckpointError as err:
+            ckpt._warn(e, str(err))
+    if not metas:
+        raise CheckpointError(f"restore_model: no readable checkpoint in {ckpt.directory}")
+    config = metas[max(metas)]["config"]
     name, mode = config.get("best_metric"), config.get("best_mode")
     if not name:
         raise CheckpointError(f"restore_model: {ckpt.directory} was written without best_metric; pass an epoch")

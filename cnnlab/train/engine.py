@@ -35,29 +35,17 @@ from flax import nnx
 
 from cnnlab import data as cdata
 from cnnlab.train import objectives
+from cnnlab.train import guards
 from cnnlab.train.checkpoint import Checkpointer, CheckpointError
+from cnnlab.train.guards import DivergenceError, NonFiniteLossError
 from cnnlab.train.history import History
 from cnnlab.train.optimizers import resolve as resolve_optimizer
 
-__all__ = ["NonFiniteLossError", "evaluate", "fit", "predict"]
+__all__ = ["DivergenceError", "NonFiniteLossError", "evaluate", "fit", "predict"]
 
 # Config keys that must agree between a checkpoint and the run resuming from it.
-_RESUME_KEYS = ("loss", "optimizer", "batch_size", "seed", "num_examples", "metrics", "model", "compute_dtype")
-
-
-class NonFiniteLossError(FloatingPointError):
-    """The training loss became NaN or infinite; `fit` stopped.
-
-    Attributes:
-      epoch: 1-based epoch of the first non-finite loss.
-      step: 1-based step within that epoch.
-      history: the epochs completed before it.
-      checkpoint: the last good checkpoint's directory, or None.
-    """
-
-    def __init__(self, message, *, epoch, step, history, checkpoint):
-        super().__init__(message)
-        self.epoch, self.step, self.history, self.checkpoint = epoch, step, history, checkpoint
+_RESUME_KEYS = ("loss", "optimizer", "optimizer_fingerprint", "batch_size", "seed", "num_examples", "metrics",
+                "model", "compute_dtype")
 
 
 def _arrays(fn: str, name: str, data) -> tuple:
@@ -100,6 +88,7 @@ class _Stream:
             )
         self.image_shape = np.asarray(first["image"]).shape
         self.name, self.fn = name, fn
+        self.num_classes = None  # set by fit for classification losses: labels checked against it
 
     def batch(self, rows) -> tuple[np.ndarray, np.ndarray]:
         """uint8 images ``(B, H, W, C)`` and int32 labels ``(B,)`` of records ``rows``."""
@@ -114,7 +103,16 @@ class _Stream:
                     f"{self.fn}: {self.name} records must all hold images of shape {self.image_shape}; "
                     f"record {i} holds {im.shape}"
                 )
-        return np.stack(images), np.asarray([r["label"] for r in records]).astype(np.int32)
+        images, labels = np.stack(images), np.asarray([r["label"] for r in records])
+        try:
+            guards.check_finite(self.fn, f"{self.name} images", images)
+            if self.num_classes is not None:
+                guards.check_labels(self.fn, f"{self.name} labels", labels, self.num_classes)
+            elif not np.issubdtype(labels.dtype, np.integer):
+                raise ValueError(f"{self.fn}: {self.name} labels must be integers; got dtype {labels.dtype}")
+        except ValueError as e:  # name the record, not the row of this batch
+            raise ValueError(f"{e} [records {rows[0]}..{rows[-1]} of the source, read in this batch]") from None
+        return images, labels.astype(np.int32)
 
 
 def _as_stream(fn: str, name: str, data):
@@ -226,7 +224,9 @@ def evaluate(model: nnx.Module, data, *, loss, metrics=None, batch_size: int = 2
     fns = {"loss": loss_fn, **objectives.resolve_metrics(metrics, loss_name)}
     model.eval()
     graphdef, params, keys, rest = _split(model)
+    classes = _check_data("evaluate", graphdef, (params, keys, rest), loss_name, (("data", x, y, stream),))
     if stream is not None:
+        stream.num_classes = classes
         sums = _stream_eval(graphdef, tuple(fns.items()), stream, batch_size, params, keys, rest)
         return {k: float(v) / stream.n for k, v in sums.items()}
     n = int(x.shape[0])
@@ -293,10 +293,12 @@ def fit(
     keep: int = 3,
     best_metric: str | None = None,
     resume: bool = False,
+    overwrite: bool = False,
     verbose: bool = True,
     on_epoch: Callable[[dict], bool | None] | None = None,
     devices=None,
     compute_dtype=None,
+    divergence_factor: float | None = 100.0,
 ) -> History:
     """Trains ``model`` in place and returns its `History`.
 
@@ -333,8 +335,14 @@ def fit(
       keep: how many of the latest checkpoints to keep.
       best_metric: also keep the best checkpoint by this history key (``"val_loss"``,
         ``"val_accuracy"``: max for accuracy names, min otherwise).
-      resume: continue from the latest checkpoint in ``checkpoint_dir`` (from scratch if
-        there is none); the result equals an uninterrupted run's.
+      resume: continue from the latest intact checkpoint in ``checkpoint_dir`` (from
+        scratch if there is none; a corrupted one is skipped with a warning); the result
+        equals an uninterrupted run's. The checkpoint must come from the same setup
+        (loss, optimizer and its hyperparameters, batch size, seed, data size, model).
+      overwrite: when ``checkpoint_dir`` already holds checkpoints and ``resume`` is
+        False, delete them and start afresh. Without it `fit` refuses to start there.
+        Retention keeps the latest ``keep`` checkpoints and, always, the best one (by
+        ``best_metric``, else by the training loss), counted over the whole directory.
       devices: None (the default device), or a sequence of devices (``jax.devices()``)
         to train data-parallel on: data and parameters replicated, each batch split over
         a one-axis mesh ``("data",)``; ``batch_size`` must divide evenly among them. With
@@ -349,6 +357,11 @@ def fit(
         ``file.write``, are ignored), training stops after that epoch (early stopping,
         e.g. ``lambda r: r["val_accuracy"] >= 0.92``); that epoch is checkpointed if it was
         not already, and ``resume`` would carry on from there to ``epochs``.
+      divergence_factor: stop (`DivergenceError`) when an epoch's mean training loss
+        exceeds this factor times the lowest of the run's first-step loss and every earlier
+        epoch's mean: a run that diverges while staying finite (a learning rate far too
+        high) is not trained on and checkpointed. None turns the check off; it is off
+        by itself for losses whose reference value is not positive.
       verbose: a tqdm bar on stderr when it is a terminal. The scan path advances it once
         per epoch (the epoch is one dispatch); ``per_step`` once per step with the
         running loss.
@@ -357,9 +370,16 @@ def fit(
       The `History` of all epochs (those restored by ``resume`` included).
 
     Raises:
-      NonFiniteLossError: the loss became NaN/inf; the model keeps the parameters from
-        before that step, the checkpoints stay as they were.
-      CheckpointError: ``resume`` found a corrupted or incompatible checkpoint.
+      ValueError: inputs or float targets hold NaN/inf, or class labels are not integers
+        in ``[0, classes)``: checked on the host before anything compiles.
+      NonFiniteLossError: the loss (or, at an epoch's end, a parameter) became NaN/inf;
+        the model keeps the parameters from before that step (epoch), the checkpoints
+        stay as they were.
+      DivergenceError: the loss diverged (``divergence_factor``); the model keeps the
+        state of the epoch before, which was checkpointed if its epoch was.
+      CheckpointError: ``checkpoint_dir`` is not a writable directory with room for a
+        checkpoint, holds checkpoints while neither ``resume`` nor ``overwrite`` is set,
+        or ``resume`` found only corrupted or incompatible ones.
     """
     stream = _as_stream("fit", "train_data", train_data)
     x, y = (None, None) if stream is not None else _arrays("fit", "train_data", train_data)
@@ -391,6 +411,9 @@ def fit(
         compute_dtype = jnp.dtype(compute_dtype)
     if resume and checkpoint_dir is None:
         raise ValueError("fit: resume=True needs checkpoint_dir")
+    if resume and overwrite:
+        raise ValueError("fit: resume=True continues from the checkpoints and overwrite=True deletes them; pass one")
+    divergence_factor = guards.check_factor("fit", divergence_factor)
     if best_metric is not None and checkpoint_dir is None:
         raise ValueError("fit: best_metric selects checkpoints; it needs checkpoint_dir")
 
@@ -399,7 +422,8 @@ def fit(
     tx, opt_config = resolve_optimizer(optimizer)
     best_mode = None if best_metric is None else ("max" if "accuracy" in best_metric else "min")
     config = _jsonable(dict(
-        model=type(model).__name__, loss=loss_name, optimizer=opt_config, batch_size=batch_size,
+        model=type(model).__name__, loss=loss_name, optimizer=opt_config,
+        optimizer_fingerprint=guards.fingerprint(tx), batch_size=batch_size,
         seed=seed, num_examples=n, metrics=sorted(metric_fns), epochs=epochs,
         compute_dtype=None if compute_dtype is None else jnp.dtype(compute_dtype).name,
         best_metric=best_metric, best_mode=best_mode, per_step=per_step,
@@ -413,27 +437,32 @@ def fit(
     graph_train, params, keys, rest = _split(model)
     model.eval()
     graph_eval = _split(model)[0]
+    classes = _check_data("fit", graph_eval, (params, keys, rest), loss_name,
+                          (("train_data", x, y, stream), ("val_data", *_val_parts(val_data))))
     opt_state = tx.init(params)
     base = jax.random.key(seed)
     shuffle_key, step_key = jax.random.fold_in(base, 0), jax.random.fold_in(base, 1)
 
     history = History(config=config)
-    ckpt = Checkpointer(checkpoint_dir, keep=keep, best_metric=best_metric, best_mode=best_mode) \
-        if checkpoint_dir is not None else None
-    start = 0
+    ckpt = None
+    start, reference = 0, None
     try:
-        if resume and ckpt.latest() is not None:
+        if checkpoint_dir is not None:
+            ckpt = Checkpointer(checkpoint_dir, keep=keep, best_metric=best_metric, best_mode=best_mode)
+            _claim(ckpt, resume, overwrite, (params, keys, rest, opt_state))
+        if resume:
             like = {"model": nnx.to_pure_dict(nnx.state(model)), "opt_state": opt_state,
                     "key": np.asarray(jax.random.key_data(base))}
-            _check_resume(ckpt.path(ckpt.latest()), ckpt.read_meta(ckpt.latest())["config"], config)
-            stored, meta = ckpt.restore(None, like)
-            state = nnx.state(model)
-            nnx.replace_by_pure_dict(state, stored["model"])
-            nnx.update(model, state)
-            _, params, keys, rest = _split(model)
-            opt_state = stored["opt_state"]
-            start = int(meta["epoch"])
-            history = History(meta["history"]["records"], config)
+            found = ckpt.restore_newest(like, check=lambda where, meta: _check_resume(where, meta["config"], config))
+            if found is not None:
+                stored, meta = found
+                state = nnx.state(model)
+                nnx.replace_by_pure_dict(state, stored["model"])
+                nnx.update(model, state)
+                _, params, keys, rest = _split(model)
+                opt_state = stored["opt_state"]
+                start, reference = int(meta["epoch"]), meta.get("reference_loss")
+                history = History(meta["history"]["records"], config)
         return _run(
             model=model, x=x, y=y, stream=stream, val_data=val_data, n=n, steps=steps, batch_size=batch_size,
             epochs=epochs, start=start, loss_fn=loss_fn, metric_fns=metric_fns, tx=tx, graph_train=graph_train,
@@ -441,7 +470,7 @@ def fit(
             shuffle_key=shuffle_key, step_key=step_key, augment=augment, per_step=per_step,
             eval_batch_size=eval_batch_size, ckpt=ckpt, checkpoint_every=checkpoint_every, history=history,
             config=config, verbose=verbose, base=base, devices=devices, compute_dtype=compute_dtype,
-            on_epoch=on_epoch,
+            on_epoch=on_epoch, guard=_Guard(divergence_factor, reference, classes),
         )
     finally:
         model.eval()
@@ -449,8 +478,74 @@ def fit(
             ckpt.close()
 
 
+def _val_parts(val_data):
+    """``(inputs, targets, stream)`` of ``val_data`` (all None when there is none)."""
+    if val_data is None:
+        return None, None, None
+    stream = _as_stream("fit", "val_data", val_data)
+    return (None, None, stream) if stream is not None else (*_arrays("fit", "val_data", val_data), None)
+
+
+def _check_data(fn, graph_eval, state, loss_name, sets) -> None:
+    """Refuses non-finite inputs and targets, and class labels the model cannot have, before training.
+
+    ``sets`` holds ``(name, inputs, targets, stream)``; a stream's labels are checked batch by
+    batch as they are read, its images are uint8.
+    """
+    classes = None
+    for name, x, y, stream in sets:
+        if loss_name in objectives.CLASSIFICATION and classes is None and (x is not None or stream is not None):
+            shape = (1, *(x.shape[1:] if x is not None else stream.image_shape))
+            out = jax.eval_shape(lambda s, v: nnx.merge(graph_eval, *s)(v), state,
+                                 jax.ShapeDtypeStruct(shape, jnp.float32))
+            classes = int(out.shape[-1])
+        if x is None:
+            continue
+        guards.check_finite(fn, f"{name} inputs", x)
+        if y is not x:
+            if classes is not None:
+                guards.check_labels(fn, f"{name} labels", y, classes)
+            else:
+                guards.check_finite(fn, f"{name} targets", y)
+    return classes
+
+
+def _claim(ckpt, resume: bool, overwrite: bool, arrays) -> None:
+    """Makes ``ckpt``'s directory this run's before anything trains: refuses another run's
+    checkpoints unless resuming or told to overwrite, and checks the disk has room."""
+    existing = ckpt.epochs()
+    if existing and not resume:
+        if not overwrite:
+            raise CheckpointError(
+                f"fit: checkpoint_dir {ckpt.directory} already holds checkpoints of epochs {existing}; "
+                "pass resume=True to continue from them, overwrite=True to delete them and start afresh, "
+                "or another checkpoint_dir"
+            )
+        ckpt.clear()
+    nbytes = sum(a.nbytes for a in jax.tree.leaves(arrays) if hasattr(a, "nbytes"))
+    ckpt.check_space(nbytes)
+
+
+@dataclasses.dataclass
+class _Guard:
+    """The divergence check's state: its factor and the reference loss (lowest so far)."""
+
+    factor: float | None
+    reference: float | None = None
+    classes: int | None = None  # the model's classes, for a streaming source's labels
+
+    def update(self, loss: float) -> None:
+        self.reference = loss if self.reference is None else min(self.reference, loss)
+
+
 def _check_resume(where, stored: dict, now: dict) -> None:
     for k in _RESUME_KEYS:
+        if k == "optimizer_fingerprint" and stored.get(k) != now.get(k):
+            raise CheckpointError(
+                f"fit: cannot resume from {where}: it was trained with other optimizer hyperparameters (a "
+                f"different learning rate, schedule or optimizer; {stored.get('optimizer')!r} then, "
+                f"{now.get('optimizer')!r} now); use the same optimizer or another checkpoint_dir"
+            )
         if stored.get(k) != now.get(k):
             raise CheckpointError(
                 f"fit: cannot resume from {where}: its {k} is {stored.get(k)!r} but this run's is "
@@ -551,7 +646,7 @@ def _jit_eval(graph, fns, n, batch_size, data, params, keys, rest):
 def _run(*, model, x, y, stream, val_data, n, steps, batch_size, epochs, start, loss_fn, metric_fns, tx,
          graph_train, graph_eval, params, keys, rest, opt_state, shuffle_key, step_key, augment,
          per_step, eval_batch_size, ckpt, checkpoint_every, history, config, verbose, base, devices,
-         compute_dtype, on_epoch):
+         compute_dtype, on_epoch, guard):
     """The epoch loop of `fit`, after arguments are checked and any checkpoint restored."""
     replicated = batch_sharding = None
     if devices is not None:
@@ -560,12 +655,16 @@ def _run(*, model, x, y, stream, val_data, n, steps, batch_size, epochs, start, 
         batch_sharding = jax.sharding.NamedSharding(mesh, jax.sharding.PartitionSpec("data"))
         params, keys, rest, opt_state = _replicate((params, keys, rest, opt_state), replicated)
     data = stream if stream is not None else _to_device(x, y, replicated)
+    if stream is not None:
+        stream.num_classes = guard.classes
     names = ["loss", *metric_fns]
     spec = _Spec(graph_train, loss_fn, tuple(metric_fns.items()), tx, augment, n, batch_size, batch_sharding,
                  compute_dtype)
     if val_data is not None:
         vstream = _as_stream("fit", "val_data", val_data)
         vdata = vstream if vstream is not None else _to_device(*_arrays("fit", "val_data", val_data), replicated)
+        if vstream is not None:
+            vstream.num_classes = guard.classes
         vn = vstream.n if vstream is not None else int(vdata[0].shape[0])
         eval_fns = (("loss", loss_fn), *metric_fns.items())
 
@@ -579,6 +678,7 @@ def _run(*, model, x, y, stream, val_data, n, steps, batch_size, epochs, start, 
     try:
         for epoch in range(start, epochs):
             t0 = time.perf_counter()
+            before = carry
             if per_step:
                 carry, (values, sums) = _per_step_epoch(spec, carry, epoch, data, shuffle_key, step_key, show)
             else:
@@ -596,6 +696,10 @@ def _run(*, model, x, y, stream, val_data, n, steps, batch_size, epochs, start, 
                 )
             record = {"epoch": epoch + 1}
             record.update({k: float(np.sum(np.asarray(sums[k], np.float64))) / (steps * batch_size) for k in names})
+            if epoch == 0:
+                guard.update(float(values[0]))  # the loss of the initial parameters
+            _check_epoch(model, before, carry, epoch, record["loss"], guard, ckpt, history)
+            guard.update(record["loss"])
             if val_data is not None:
                 if isinstance(vdata, _Stream):
                     vs = _stream_eval(graph_eval, eval_fns, vdata, eval_batch_size, carry[0], carry[1], carry[2])
@@ -611,11 +715,11 @@ def _run(*, model, x, y, stream, val_data, n, steps, batch_size, epochs, start, 
                 bar.update(1)
             saved = ckpt is not None and ((epoch + 1) % checkpoint_every == 0 or epoch + 1 == epochs)
             if saved:
-                _save_epoch(ckpt, epoch + 1, graph_eval, carry, base, config, history, record)
+                _save_epoch(ckpt, epoch + 1, graph_eval, carry, base, config, history, record, guard)
             if on_epoch is not None and _says_stop(on_epoch(dict(record))):
                 # Stopped early: this epoch is the run's last, so it is checkpointed too.
                 if ckpt is not None and not saved:
-                    _save_epoch(ckpt, epoch + 1, graph_eval, carry, base, config, history, record)
+                    _save_epoch(ckpt, epoch + 1, graph_eval, carry, base, config, history, record, guard)
                 break
     finally:
         if bar is not None:
@@ -624,7 +728,30 @@ def _run(*, model, x, y, stream, val_data, n, steps, batch_size, epochs, start, 
     return history
 
 
-def _save_epoch(ckpt, epoch, graph_eval, carry, base, config, history, record):
+def _check_epoch(model, before, carry, epoch, loss, guard, ckpt, history) -> None:
+    """Stops training (model back at ``before``, the state at the epoch's start) when the
+    parameters went non-finite under a finite loss, or the loss diverged."""
+    finite = guards.all_finite((carry[0], carry[2]))
+    if finite and not guards.diverged(loss, guard.reference, guard.factor):
+        return
+    nnx.update(model, before[0], before[1], before[2])
+    last = ckpt.path(ckpt.latest()) if ckpt is not None and ckpt.latest() is not None else None
+    where = (f"stopped before saving it. The model holds the state from the start of epoch {epoch + 1}; "
+             f"last good checkpoint: {last}")
+    if not finite:
+        raise NonFiniteLossError(
+            f"fit: a parameter or batch statistic became NaN/inf during epoch {epoch + 1} while the loss stayed "
+            f"finite; {where}. Lower the learning rate?", epoch=epoch + 1, step=None, history=history, checkpoint=last,
+        )
+    raise DivergenceError(
+        f"fit: the training loss diverged at epoch {epoch + 1}: its mean {loss:.4g} is over divergence_factor="
+        f"{guard.factor:g} times the lowest so far ({guard.reference:.4g}); {where}. Lower the learning rate, "
+        "or raise divergence_factor (None turns the check off)",
+        epoch=epoch + 1, step=None, history=history, checkpoint=last,
+    )
+
+
+def _save_epoch(ckpt, epoch, graph_eval, carry, base, config, history, record, guard):
     ckpt.save(
         epoch,
         {
@@ -633,7 +760,7 @@ def _save_epoch(ckpt, epoch, graph_eval, carry, base, config, history, record):
             # The run's key as a host array: the same in every process, so orbax writes it once.
             "key": np.asarray(jax.random.key_data(base)),
         },
-        {"config": config, "epoch": epoch, "history": history.to_dict()},
+        {"config": config, "epoch": epoch, "history": history.to_dict(), "reference_loss": guard.reference},
         metrics={k: v for k, v in record.items() if isinstance(v, float) and math.isfinite(v)},
     )
 

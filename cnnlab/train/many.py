@@ -24,6 +24,8 @@ from cnnlab.train.checkpoint import Checkpointer, CheckpointError
 from cnnlab.train.engine import (
     NonFiniteLossError,
     _arrays,
+    _check_data,
+    _claim,
     _eval_sums,
     _jsonable,
     _scan_epoch_impl,
@@ -31,6 +33,7 @@ from cnnlab.train.engine import (
     _split,
     _to_device,
 )
+from cnnlab.train.guards import fingerprint
 from cnnlab.train.history import History
 from cnnlab.train.optimizers import resolve as resolve_optimizer
 from cnnlab.train.optimizers import resolve_rate_in_state, set_learning_rate
@@ -54,6 +57,7 @@ def fit_many(
     checkpoint_every: int = 1,
     keep: int = 3,
     resume: bool = False,
+    overwrite: bool = False,
     learning_rates: Sequence[float] | None = None,
     on_nonfinite: str = "raise",
 ) -> tuple[list[nnx.Module], list[History]]:
@@ -65,9 +69,10 @@ def fit_many(
       seeds: one int per member; seeds the initialisation and the run (as `fit`'s ``seed``).
       train_data, loss, optimizer, epochs, batch_size, val_data, metrics, eval_batch_size:
         as for `fit` (no ``augment``, no progress bar).
-      checkpoint_dir, checkpoint_every, keep, resume: as for `fit`: one orbax checkpoint
-        holds every member (stacked) and their histories; ``resume=True`` continues from
-        the latest and ends with exactly the parameters of an uninterrupted run.
+      checkpoint_dir, checkpoint_every, keep, resume, overwrite: as for `fit`: one orbax
+        checkpoint holds every member (stacked) and their histories; ``resume=True``
+        continues from the latest intact one and ends with exactly the parameters of an
+        uninterrupted run; another run's checkpoints are refused unless ``overwrite``.
       learning_rates: one positive rate per seed, for a learning-rate sweep: member ``i``
         trains with ``learning_rates[i]`` (with rmsprop's ``decay``, the rate at step 0).
         ``optimizer`` must then be a name or a config without ``learning_rate``. Repeat a
@@ -103,6 +108,9 @@ def fit_many(
         raise ValueError(f"fit_many: checkpoint_every must be a positive int; got {checkpoint_every!r}")
     if resume and checkpoint_dir is None:
         raise ValueError("fit_many: resume=True needs checkpoint_dir")
+    if resume and overwrite:
+        raise ValueError("fit_many: resume=True continues from the checkpoints and overwrite=True deletes them; "
+                         "pass one")
     loss_name, loss_fn = objectives.resolve_loss(loss)
     metric_fns = objectives.resolve_metrics(metrics, loss_name)
     if rates is None:
@@ -121,6 +129,9 @@ def fit_many(
         raise ValueError("fit_many: make_model built models of different structure for different seeds")
     models[0].eval()
     graph_eval = _split(models[0])[0]
+    vparts = (None, None, None) if val_data is None else (*_arrays("fit_many", "val_data", val_data), None)
+    _check_data("fit_many", graph_eval, tuple(parts[0]), loss_name,
+                (("train_data", x, y, None), ("val_data", *vparts)))
     params, keys, rest = (jax.tree.map(lambda *a: jnp.stack(a), *[p[i] for p in parts]) for i in range(3))
     opt_state = jax.vmap(tx.init)(params)
     if rates is not None:
@@ -139,13 +150,17 @@ def fit_many(
         vdata = _to_device(*_arrays("fit_many", "val_data", val_data))
         fns = (("loss", loss_fn), *metric_fns.items())
         run_eval = functools.partial(_many_eval, graph_eval, fns, int(vdata[0].shape[0]), eval_batch_size)
-    config = _jsonable({"loss": loss_name, "optimizer": opt_config, "batch_size": batch_size, "num_examples": n,
+    config = _jsonable({"loss": loss_name, "optimizer": opt_config, "optimizer_fingerprint": fingerprint(tx),
+                        "batch_size": batch_size, "num_examples": n,
                         "metrics": sorted(metric_fns), "epochs": epochs, "learning_rates": rates})
     histories = [History(config=_member_config(config, j, s)) for j, s in enumerate(seeds)]
     carry = (params, keys, rest, opt_state, jnp.ones((len(seeds),), jnp.bool_))
-    ckpt = Checkpointer(checkpoint_dir, keep=keep) if checkpoint_dir is not None else None
+    ckpt = None
     try:
         start = 0
+        if checkpoint_dir is not None:
+            ckpt = Checkpointer(checkpoint_dir, keep=keep)
+            _claim(ckpt, resume, overwrite, carry[:4])
         if resume and ckpt.latest() is not None:
             carry, start, histories = _restore(ckpt, carry, config, seeds, type(models[0]).__name__)
         _epochs(run_epoch, run_eval, carry, start, epochs, data, vdata, shuffle_keys, step_keys, seeds, steps,
@@ -190,18 +205,19 @@ def _member_config(config, j, seed):
 
 
 def _restore(ckpt, carry, config, seeds, model_name):
-    """The carry, first epoch and histories stored in ``ckpt``'s latest checkpoint, checked to match."""
-    where = ckpt.path(ckpt.latest())
-    meta = ckpt.read_meta(ckpt.latest())
+    """The carry, first epoch and histories stored in ``ckpt``'s latest intact checkpoint, checked to match."""
     now = {**{k: v for k, v in config.items() if k != "epochs"}, "seeds": list(seeds), "model": model_name}
-    for k, v in now.items():
-        if meta.get("config", {}).get(k) != v:
-            raise CheckpointError(
-                f"fit_many: cannot resume from {where}: its {k} is {meta.get('config', {}).get(k)!r} but this "
-                f"run's is {v!r}; use the same setting or another checkpoint_dir"
-            )
+
+    def check(where, meta):
+        for k, v in now.items():
+            if meta.get("config", {}).get(k) != v:
+                raise CheckpointError(
+                    f"fit_many: cannot resume from {where}: its {k} is {meta.get('config', {}).get(k)!r} but this "
+                    f"run's is {v!r}; use the same setting or another checkpoint_dir"
+                )
+
     params, keys, rest, opt_state, ok = carry
-    stored, meta = ckpt.restore(None, {"params": params, "rest": rest, "opt_state": opt_state})
+    stored, meta = ckpt.restore_newest({"params": params, "rest": rest, "opt_state": opt_state}, check)
     histories = [History(records, _member_config(config, j, s))
                  for j, (records, s) in enumerate(zip(meta["histories"], seeds))]
     for h, stop in zip(histories, meta.get("diverged_at") or [None] * len(seeds)):
