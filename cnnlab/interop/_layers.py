@@ -38,16 +38,28 @@ def slots(layer) -> list[str]:
     return [n for n in names if getattr(layer, n, None) is not None]
 
 
+def is_float(dtype: np.dtype) -> bool:
+    """A floating-point dtype, NumPy's or ml_dtypes' (bfloat16, float8_*)."""
+    return "float" in np.dtype(dtype).name
+
+
 def describe(path: str, layer) -> str:
     return f"{path or 'model'} ({type(layer).__name__})"
 
 
 def check_and_assign(fn: str, pending: Sequence[tuple[str, object, str, np.ndarray, str]]) -> None:
-    """Check every `(path, layer, slot, value, source)` shape first, then assign them all.
+    """Check every `(path, layer, slot, value, source)` shape and dtype first, then assign them all.
 
-    Nothing is written unless every shape matches, so a failed load leaves the model as it was.
+    Nothing is written unless every shape matches and every value is floating point (any width:
+    float16, bfloat16 and float64 are converted to the layer's dtype; integers, strings and
+    objects are refused, not cast), so a failed load leaves the model as it was.
     """
     for path, layer, slot, value, source in pending:
+        if not is_float(value.dtype):
+            raise ValueError(
+                f"{fn}: {describe(path, layer)} {slot} has dtype {value.dtype} in {source}; "
+                "weights must be floating point"
+            )
         ours = tuple(getattr(layer, slot).shape)
         if tuple(value.shape) != ours:
             raise ValueError(

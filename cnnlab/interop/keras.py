@@ -126,6 +126,33 @@ def _natural(name: str):
     return m.group(1), int(m.group(2) or 0)
 
 
+KERAS_FORMAT = (
+    "a Keras 3 weights file: a .weights.h5 written by model.save_weights(...), or a .keras zip "
+    "written by model.save(...), holding layers/NAME/vars/0, 1, ... datasets"
+)
+
+
+class _NotKeras(ValueError):
+    """The file does not have the structure of a Keras 3 weights file."""
+
+
+def _layer_arrays(name, vars_group) -> list[np.ndarray]:
+    """The arrays of one `layers/.../vars` group, in Keras's order `0, 1, ...`."""
+    import h5py
+
+    if not isinstance(vars_group, h5py.Group):
+        raise _NotKeras(f"{name} is a dataset, not a group of numbered datasets")
+    keys = list(vars_group.keys())
+    if not all(k.isdigit() for k in keys):
+        raise _NotKeras(f"{name} holds {sorted(keys)}, not numbered datasets 0, 1, ...")
+    arrays = []
+    for k in sorted(keys, key=int):
+        if not isinstance(vars_group[k], h5py.Dataset):
+            raise _NotKeras(f"{name}/{k} is a group, not a dataset")
+        arrays.append(np.asarray(vars_group[k]))
+    return arrays
+
+
 def _h5_groups(h5):
     """`{kind: [(path, [arrays])...]}` of every group that holds `vars/0, vars/1, ...`."""
     found = []
@@ -134,9 +161,9 @@ def _h5_groups(h5):
         # Layers live under "layers/"; the top-level "vars" is the model's own (empty) and
         # "optimizer/vars" holds the optimizer's slots after `fit`.
         if name.startswith("layers/") and name.endswith("/vars"):
-            keys = sorted(obj.keys(), key=int)
-            if keys:
-                found.append((name[: -len("/vars")], [np.asarray(obj[k]) for k in keys]))
+            arrays = _layer_arrays(name, obj)
+            if arrays:
+                found.append((name[: -len("/vars")], arrays))
 
     h5.visititems(visit)
     groups = defaultdict(list)
@@ -145,19 +172,35 @@ def _h5_groups(h5):
     return groups
 
 
-def _from_file(fn, ours, path):
+def _read_groups(fn, path):
+    """`_h5_groups` of a `.weights.h5` or `.keras` file; ValueError when it is not one."""
     import h5py
 
-    if path.endswith(".keras"):
-        with zipfile.ZipFile(path) as z:
-            data = io.BytesIO(z.read("model.weights.h5"))
-        h5 = h5py.File(data, "r")
-    elif path.endswith(".h5"):
-        h5 = h5py.File(path, "r")
-    else:
+    if not path.endswith((".keras", ".h5")):
         raise ValueError(f"{fn}: source file must end in .weights.h5 or .keras, got {path!r}")
-    with h5:
-        groups = _h5_groups(h5)
+    if not os.path.isfile(path):
+        raise FileNotFoundError(f"{fn}: {path!r} does not exist or is not a file")
+    try:
+        if path.endswith(".keras"):
+            with zipfile.ZipFile(path) as z:
+                source = io.BytesIO(z.read("model.weights.h5"))
+        else:
+            source = path
+        with h5py.File(source, "r") as h5:
+            groups = _h5_groups(h5)
+    except (zipfile.BadZipFile, KeyError, OSError, _NotKeras) as e:  # what h5py and zipfile raise for garbage
+        why = str(e) if isinstance(e, _NotKeras) else f"{type(e).__name__}: {e}"
+        raise ValueError(f"{fn}: {path!r} is not a Keras 3 weights file: {why}; need {KERAS_FORMAT}") from e
+    if not groups:
+        raise ValueError(
+            f"{fn}: {path!r} is not a Keras 3 weights file: it holds no layer weights; need {KERAS_FORMAT} "
+            "(a Keras 2 .h5: load it into a Keras 3 model and pass the model)"
+        )
+    return groups
+
+
+def _from_file(fn, ours, path):
+    groups = _read_groups(fn, path)
     pending = []
     for ourpath, layer in ours:
         kind = KERAS_H5_KIND[type(layer)]
