@@ -3,6 +3,7 @@
 from flax import nnx
 
 from cnnlab import ops
+from cnnlab.ops._util import check_rate
 
 __all__ = ["Dropout"]
 
@@ -16,7 +17,7 @@ class Dropout(nnx.Module):
     forked at construction, so each call draws a fresh mask.
 
     Args:
-      rate: drop probability in [0, 1).
+      rate: drop probability in [0, 1), a Python or NumPy real scalar.
       deterministic: initial mode; False = training (NNX default).
       rng_collection: name of the `nnx.Rngs` stream to draw from.
       rngs: `nnx.Rngs` holding that stream (or a default one).
@@ -28,11 +29,9 @@ class Dropout(nnx.Module):
     """
 
     def __init__(self, rate: float, *, deterministic: bool = False, rng_collection: str = "dropout", rngs: nnx.Rngs):
-        if isinstance(rate, bool) or not isinstance(rate, int | float) or not 0 <= rate < 1:
-            raise ValueError(f"Dropout: rate must be a number in [0, 1) (drop probability), got {rate!r}")
         if not isinstance(rngs, nnx.Rngs):
             raise TypeError(f"Dropout: rngs must be an nnx.Rngs, got {type(rngs).__name__}")
-        self.rate = float(rate)
+        self.rate = check_rate("Dropout", rate)
         self.deterministic = deterministic
         self.rng_collection = rng_collection
         self.rngs = rngs[rng_collection].fork()

@@ -10,6 +10,7 @@ import math
 import operator
 from collections.abc import Sequence
 
+import jax
 import jax.numpy as jnp
 import numpy as np
 
@@ -59,6 +60,32 @@ def check_float(op: str, name: str, x) -> None:
             f"{op}: {name} must have a floating dtype, got {x.dtype}; "
             f"convert explicitly, e.g. {name}.astype(jnp.float32) / 255"
         )
+
+
+def check_rate(op: str, rate) -> float:
+    """A drop probability: any real scalar (Python, NumPy, 0-d NumPy array) in [0, 1), as a float.
+
+    Bools, arrays and jax values (traced or not) are refused: the rate is static, it
+    decides at trace time whether dropout happens at all.
+    """
+    if isinstance(rate, jax.Array):
+        raise TypeError(
+            f"{op}: rate must be a static Python or NumPy scalar, got a jax array {rate!r}; "
+            f"the rate is fixed when the function is traced, so pass e.g. float(rate) outside jit"
+        )
+    if isinstance(rate, bool | np.bool_) or (isinstance(rate, np.ndarray) and rate.dtype == np.bool_):
+        raise TypeError(f"{op}: rate must be a real number in [0, 1) (drop probability), got the bool {rate!r}")
+    if isinstance(rate, np.ndarray):
+        if rate.ndim != 0:
+            raise TypeError(f"{op}: rate must be a scalar, got a NumPy array of shape {rate.shape}")
+        rate = rate[()]
+    if not isinstance(rate, int | float | np.integer | np.floating):
+        raise TypeError(
+            f"{op}: rate must be a real number in [0, 1) (drop probability), got {type(rate).__name__} {rate!r}"
+        )
+    if not 0 <= float(rate) < 1:  # NaN fails both comparisons
+        raise ValueError(f"{op}: rate must be in [0, 1) (drop probability), got {float(rate)!r}")
+    return float(rate)
 
 
 def check_same_dtype(op: str, **arrays) -> None:

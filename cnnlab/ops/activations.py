@@ -3,7 +3,7 @@
 import jax
 import jax.numpy as jnp
 
-from cnnlab.ops._util import check_float
+from cnnlab.ops._util import _is_int, check_float, check_rate
 
 __all__ = ["relu", "sigmoid", "tanh", "softmax", "log_softmax", "dropout"]
 
@@ -32,16 +32,27 @@ def tanh(x):
     return jnp.tanh(x)
 
 
+def _check_classes(op, x, axis):
+    """`axis` must index `x` and hold at least one class: a softmax over nothing is undefined."""
+    check_float(op, "x", x)
+    if not _is_int(axis) or not -x.ndim <= axis < x.ndim:
+        raise ValueError(
+            f"{op}: axis must be an int in [{-x.ndim}, {x.ndim}) for x of shape {tuple(x.shape)}, got {axis!r}"
+        )
+    if x.shape[axis] == 0:
+        raise ValueError(f"{op}: x of shape {tuple(x.shape)} has size 0 along axis {axis}; needs at least one class")
+
+
 def log_softmax(x, axis: int = -1):
     """`x - logsumexp(x)` along `axis`, shifted by the max for stability."""
-    check_float("log_softmax", "x", x)
+    _check_classes("log_softmax", x, axis)
     shifted = x - jax.lax.stop_gradient(jnp.max(x, axis=axis, keepdims=True))
     return shifted - jnp.log(jnp.sum(jnp.exp(shifted), axis=axis, keepdims=True))
 
 
 def softmax(x, axis: int = -1):
     """`exp(x) / sum(exp(x))` along `axis`, shifted by the max for stability."""
-    check_float("softmax", "x", x)
+    _check_classes("softmax", x, axis)
     e = jnp.exp(x - jax.lax.stop_gradient(jnp.max(x, axis=axis, keepdims=True)))
     return e / jnp.sum(e, axis=axis, keepdims=True)
 
@@ -54,7 +65,8 @@ def dropout(x, rate, *, key, training):
 
     Args:
       x: floats, any shape.
-      rate: Python float in [0, 1).
+      rate: drop probability in [0, 1): a Python or NumPy real scalar (or 0-d NumPy array),
+        static; jax arrays and bools are refused.
       key: a `jax.random` key; required in training, ignored otherwise.
       training: bool; when False (or rate == 0) `x` is returned unchanged.
 
@@ -64,8 +76,7 @@ def dropout(x, rate, *, key, training):
     check_float("dropout", "x", x)
     if not isinstance(training, bool):
         raise TypeError(f"dropout: training must be a Python bool (static), got {training!r}")
-    if not isinstance(rate, int | float) or not 0 <= rate < 1:
-        raise ValueError(f"dropout: rate must be a number in [0, 1) (drop probability), got {rate!r}")
+    rate = check_rate("dropout", rate)
     if not training or rate == 0:
         return x
     if key is None:

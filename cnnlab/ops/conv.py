@@ -168,11 +168,21 @@ def _conv_args(op, x, kernel, bias, stride, dilation, *, transpose: bool):
             f"{op}: kernel has C_in={kernel.shape[cin_axis]}{where} but x has {x.shape[3]} channels; "
             f"x {tuple(x.shape)}, kernel {tuple(kernel.shape)} {layout}"
         )
+    _check_not_empty(op, x, kernel, layout)
     bias = check_bias(op, bias, kernel.shape[cout_axis], x.dtype)
     stride = ntuple(op, "stride", stride, 2)
     dilation = ntuple(op, "dilation", dilation, 2)
     eff = [_effective(k, d) for k, d in zip(kernel.shape[:2], dilation)]
     return x, kernel, bias, stride, dilation, eff
+
+
+def _check_not_empty(op, x, kernel, layout):
+    """ValueError for no input channels or no kernel taps: the sum over them would be silently 0."""
+    shapes = f"x {tuple(x.shape)}, kernel {tuple(kernel.shape)} {layout}"
+    if x.shape[-1] == 0:
+        raise ValueError(f"{op}: x has C_in=0 channels; needs at least 1; {shapes}")
+    if 0 in kernel.shape[:-2]:
+        raise ValueError(f"{op}: kernel {tuple(kernel.shape)} has a window of size 0; needs at least 1 tap; {shapes}")
 
 
 def conv2d(x, kernel, bias=None, *, stride=1, padding="VALID", dilation=1):
@@ -224,20 +234,24 @@ def conv1d(x, kernel, bias=None, *, stride=1, padding="VALID", dilation=1):
       >>> conv1d(x, jnp.array([1., 2., 1.]).reshape(3, 1, 1))[0, :, 0]
       Array([7., 6., 7.], dtype=float32)
     """
+    # Checked here, on the 1-D shapes, so that errors name conv1d and what the caller passed;
+    # then computed as the conv of a height-1 image.
     op = "conv1d"
     x = check_array(op, "x", x, 3, "(N, L, C_in)")
     kernel = check_array(op, "kernel", kernel, 3, "(K, C_in, C_out)")
+    check_same_dtype(op, x=x, kernel=kernel, bias=bias)
     if kernel.shape[1] != x.shape[2]:
         raise ValueError(
             f"{op}: kernel has C_in={kernel.shape[1]} but x has {x.shape[2]} channels; "
             f"x {tuple(x.shape)}, kernel {tuple(kernel.shape)} (K, C_in, C_out)"
         )
+    _check_not_empty(op, x, kernel, "(K, C_in, C_out)")
+    bias = check_bias(op, bias, kernel.shape[2], x.dtype)
     (stride,) = ntuple(op, "stride", stride, 1)
     (dilation,) = ntuple(op, "dilation", dilation, 1)
-    if not isinstance(padding, str):
-        padding = ((0, 0),) + explicit_pads(op, padding, 1)
-    y = conv2d(x[:, None], kernel[None], bias, stride=(1, stride), padding=padding, dilation=(1, dilation))
-    return y[:, 0]
+    pads = window_padding(op, padding, x.shape[1:2], [_effective(kernel.shape[0], dilation)], [stride])
+    y = _conv(x[:, None], kernel[None], (1, stride), (1, dilation), ((0, 0), *pads))
+    return add_bias(y[:, 0], bias)
 
 
 def _transpose_pads(op, padding, output_padding, k_eff, stride, dilation, n=2) -> Pads:

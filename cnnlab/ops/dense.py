@@ -34,6 +34,11 @@ def dense(x, kernel, bias=None):
             f"{op}: x's last axis must equal kernel's D_in={kernel.shape[0]}, got x {tuple(x.shape)}, "
             f"kernel {tuple(kernel.shape)}; flatten images first"
         )
+    if kernel.shape[0] == 0:
+        raise ValueError(
+            f"{op}: x has D_in=0 features; needs at least 1 (the product would be silently 0); "
+            f"x {tuple(x.shape)}, kernel {tuple(kernel.shape)}"
+        )
     check_same_dtype(op, x=x, kernel=kernel, bias=bias)
     bias = check_bias(op, bias, kernel.shape[1], x.dtype)
     y = jnp.matmul(x, kernel)

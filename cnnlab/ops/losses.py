@@ -24,6 +24,8 @@ def _pair(op, pred, target):
         )
     if pred.dtype != target.dtype:
         raise TypeError(f"{op}: pred is {pred.dtype} but target is {target.dtype}; cast one explicitly")
+    if pred.size == 0:
+        raise ValueError(f"{op}: pred and target of shape {tuple(pred.shape)} are empty; a mean over nothing is NaN")
 
 
 def binary_crossentropy(pred, target, *, from_logits=False):
@@ -85,6 +87,10 @@ def softmax_cross_entropy(logits, labels):
             f"{op}: labels must have shape logits.shape[:-1]; got logits {tuple(logits.shape)}, "
             f"labels {tuple(labels.shape)}"
         )
+    if logits.shape[-1] == 0:
+        raise ValueError(f"{op}: logits of shape {tuple(logits.shape)} have K=0 classes; needs at least 1 class")
+    if logits.size == 0:
+        raise ValueError(f"{op}: logits of shape {tuple(logits.shape)} are empty; a mean over no examples is NaN")
     logp = log_softmax(logits, axis=-1)
     picked = jnp.take_along_axis(logp, labels[..., None].astype(jnp.int32), axis=-1)[..., 0]
     return -jnp.mean(picked)

@@ -53,12 +53,19 @@ def batch_norm(x, gamma, beta, mean, var, *, training, momentum=0.99, epsilon=1e
         raise ValueError(f"{op}: axis must be in [{-x.ndim}, {x.ndim}) for x of shape {x.shape}, got {axis}")
     axis = axis % x.ndim
     c = x.shape[axis]
+    if c == 0:
+        raise ValueError(f"{op}: x of shape {tuple(x.shape)} has no channels on axis {axis}; needs at least 1 channel")
     for name, a in (("gamma", gamma), ("beta", beta), ("mean", mean), ("var", var)):
         if not hasattr(a, "shape") or tuple(a.shape) != (c,):
             got = tuple(a.shape) if hasattr(a, "shape") else type(a).__name__
             raise ValueError(f"{op}: {name} must have shape ({c},) to match x.shape[{axis}]={c}, got {got}")
     if not isinstance(training, bool):
         raise TypeError(f"{op}: training must be a Python bool (static), got {training!r}")
+    if training and x.size == 0:
+        raise ValueError(
+            f"{op}: x of shape {tuple(x.shape)} has no values to take batch statistics over; "
+            f"training mode needs at least one example (and non-empty spatial axes)"
+        )
     if not 0.0 <= momentum <= 1.0:
         raise ValueError(f"{op}: momentum must be in [0, 1], got {momentum}")
     if not epsilon > 0:

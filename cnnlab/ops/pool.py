@@ -23,7 +23,7 @@ import jax.numpy as jnp
 import numpy as np
 from jax import lax
 
-from cnnlab.ops._util import Pads, check_array, explicit_pads, ntuple, window_padding
+from cnnlab.ops._util import Pads, check_array, ntuple, window_padding
 
 __all__ = ["max_pool1d", "max_pool2d", "avg_pool1d", "avg_pool2d"]
 
@@ -49,18 +49,33 @@ def _reduce_axis(x, axis: int, k: int, s: int, out: int, kind: str):
     return acc
 
 
-def _pool2d(op, x, window, stride, padding, kind):
-    """Shared body of the 2-D pools (and, through a height-1 image, the 1-D ones)."""
-    window = ntuple(op, "window", window, 2)
-    stride = window if stride is None else ntuple(op, "stride", stride, 2)
-    pads = window_padding(op, padding, x.shape[1:3], window, stride)
-    same = isinstance(padding, str) and padding.upper() == "SAME"
+def _pool_pads(op, padding, sizes, window, stride) -> Pads:
+    """Resolve `padding` for windows `window` over `sizes`, each pad smaller than its window."""
+    pads = window_padding(op, padding, sizes, window, stride)
     for k, (lo, hi) in zip(window, pads):
         if max(lo, hi) >= k:
+            shown = window[0] if len(window) == 1 else window
             raise ValueError(
-                f"{op}: padding {padding!r} must be smaller than the window {window} on every side, "
+                f"{op}: padding {padding!r} must be smaller than the window {shown} on every side, "
                 f"or some windows would hold nothing but padding"
             )
+    return pads
+
+
+def _pool2d(op, x, window, stride, padding, kind):
+    """Check the 2-D pools' arguments, then pool."""
+    window = ntuple(op, "window", window, 2)
+    stride = window if stride is None else ntuple(op, "stride", stride, 2)
+    pads = _pool_pads(op, padding, x.shape[1:3], window, stride)
+    return _pool(x, window, stride, pads, kind, same=_is_same(padding))
+
+
+def _is_same(padding) -> bool:
+    return isinstance(padding, str) and padding.upper() == "SAME"
+
+
+def _pool(x, window, stride, pads: Pads, kind, *, same: bool):
+    """Shared body of the pools (the 1-D ones through a height-1 image), on checked arguments."""
     fill = -jnp.inf if kind == "max" else 0
     xp = jnp.pad(x, ((0, 0), *pads, (0, 0)), constant_values=jnp.array(fill, x.dtype))
     outs = [(n + lo + hi - k) // s + 1 for n, k, s, (lo, hi) in zip(x.shape[1:3], window, stride, pads)]
@@ -201,12 +216,13 @@ def avg_pool2d(x, window, *, stride=None, padding="VALID"):
 
 
 def _pool1d(op, x, window, stride, padding, kind):
+    """Check the 1-D pools' arguments on their own shapes (errors name the 1-D op), then pool."""
     x = check_array(op, "x", x, 3, "(N, L, C)")
-    (window,) = ntuple(op, "window", window, 1)
-    stride = window if stride is None else ntuple(op, "stride", stride, 1)[0]
-    if not isinstance(padding, str):
-        padding = ((0, 0),) + explicit_pads(op, padding, 1)
-    return _pool2d(op, x[:, None], (1, window), (1, stride), padding, kind)[:, 0]
+    window = ntuple(op, "window", window, 1)
+    stride = window if stride is None else ntuple(op, "stride", stride, 1)
+    pads = _pool_pads(op, padding, x.shape[1:2], window, stride)
+    y = _pool(x[:, None], (1, *window), (1, *stride), ((0, 0), *pads), kind, same=_is_same(padding))
+    return y[:, 0]
 
 
 def max_pool1d(x, window, *, stride=None, padding="VALID"):

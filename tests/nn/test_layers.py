@@ -278,3 +278,26 @@ def test_errors_name_the_layer_and_shapes():
         nn.Dropout(1.0, rngs=r)
     with pytest.raises(ValueError, match="out_features must be a positive int"):
         nn.Conv2D(3, 0, 3, rngs=r)
+
+
+@pytest.mark.parametrize("rate", [np.float32(0.25), np.array(0.25), np.float64(0.25)])
+def test_dropout_layer_accepts_numpy_scalar_rates(rate):
+    # Oracle: the rate as a Python float; inverted scaling 1 / (1 - 0.25).
+    drop = nn.Dropout(rate, rngs=nnx.Rngs(dropout=0))
+    assert drop.rate == 0.25 and type(drop.rate) is float
+    y = np.asarray(drop(jnp.ones((4000,))))
+    assert set(np.unique(y)) <= {0.0, np.float32(1 / 0.75)}
+    assert abs((y == 0).mean() - 0.25) < 0.03
+
+
+def test_layers_name_the_op_and_refuse_bool_rates_and_empty_batches():
+    r = nnx.Rngs(0)
+    with pytest.raises(TypeError, match="Dropout: rate .* bool"):
+        nn.Dropout(True, rngs=r)
+    with pytest.raises(TypeError, match="Dropout: rate must be a static"):
+        nn.Dropout(jnp.array(0.5), rngs=r)
+    # Conv1D computes with a height-1 conv2d; its errors still say conv1d and the 1-D shapes.
+    with pytest.raises(ValueError, match=r"^conv1d: window 5 .* padded input 4\+0\+0=4 along spatial axis 0"):
+        nn.Conv1D(2, 3, 5, rngs=r)(jnp.ones((1, 4, 2)))
+    with pytest.raises(ValueError, match=r"batch_norm: x of shape \(0, 8, 8, 3\) .* at least one example"):
+        nn.BatchNorm(3, rngs=r)(jnp.ones((0, 8, 8, 3)))
