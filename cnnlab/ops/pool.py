@@ -10,7 +10,8 @@ windows of up to 16 pixels), which is what makes the classic 2x2/2 pooling cheap
 forwards and backwards.
 
 Padding: max pooling pads with -inf, so a padded pixel never wins (never 0: a
-0 would beat an all-negative window). Average pooling with "SAME" divides by the
+0 would beat an all-negative window); a window holding a NaN gives NaN, as in PyTorch
+(`jnp.maximum` and `max` propagate it, and no padding outranks it). Average pooling with "SAME" divides by the
 number of real pixels under the window (Keras, TensorFlow); with explicit padding
 it pads zeros and divides by the full window size (PyTorch's default
 `count_include_pad=True`).
