@@ -1,4 +1,9 @@
-"""The `cnnlab` command: ``demo``, ``list``, ``run NAME``, ``report``."""
+"""The `cnnlab` command: ``demo``, ``list``, ``run NAME``, ``report``.
+
+A bad option, an unwritable directory, unavailable data or an unusable checkpoint ends in
+one line on stderr (``cnnlab run NAME: error: ...``) and exit status 2, before anything
+trains; a run whose training diverges ends in one line and exit status 1.
+"""
 
 import argparse
 import sys
@@ -21,7 +26,8 @@ def _run(argv: list[str]) -> int:
     if not argv or argv[0] in ("-h", "--help"):
         print(
             "usage: cnnlab run NAME [--quick] [--epochs N] [--batch-size B] [--data-dir D] [--dataset D] [--seed S]\n"
-            "                     [--out DIR] [--checkpoint-dir DIR] [--resume] [--device cpu|gpu|tpu] [--quiet]\n"
+            "                       [--set KEY=VALUE ...] [--out DIR] [--checkpoint-dir DIR] [--resume | --overwrite]\n"
+            "                       [--device cpu|gpu|tpu] [--quiet]\n"
             f"experiments: {', '.join(experiments.EXPERIMENTS)}"
         )
         return 0 if argv else 2
@@ -51,6 +57,28 @@ def _report(argv: list[str]) -> int:
     return 0
 
 
+def _demo(out: str) -> int:
+    """`cnnlab demo --out OUT`: an unwritable OUT is a one-line error, exit status 2."""
+    from pathlib import Path
+
+    from cnnlab import demo as demo_mod
+    from experiments._harness import UsageError, check_dir
+
+    try:
+        check_dir("--out", Path(out))
+        metrics = demo_mod.run(out)
+    except UsageError as e:
+        print(f"cnnlab demo: error: {e}", file=sys.stderr)
+        return 2
+    except OSError as e:  # the disk filled, or the directory went away, while writing
+        print(f"cnnlab demo: error: --out {out}: cannot write there ({e.strerror or e})", file=sys.stderr)
+        return 2
+    for name, d in metrics["max_abs_diff_vs_lax"].items():
+        print(f"{name:28s} max |ours - lax| = {d:.2e}")
+    print(f"wrote {out}/figure.png, metrics.json, report.md")
+    return 0 if metrics["all_within_1e-5"] else 1
+
+
 def main(argv=None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     # `run` and `report` parse their own options (a study's --help lists them).
@@ -70,13 +98,7 @@ def main(argv=None) -> int:
     if args.command == "list":
         return _list()
     if args.command == "demo":
-        from cnnlab import demo as demo_mod
-
-        metrics = demo_mod.run(args.out)
-        for name, d in metrics["max_abs_diff_vs_lax"].items():
-            print(f"{name:28s} max |ours - lax| = {d:.2e}")
-        print(f"wrote {args.out}/figure.png, metrics.json, report.md")
-        return 0 if metrics["all_within_1e-5"] else 1
+        return _demo(args.out)
     return 2
 
 

@@ -17,9 +17,12 @@ study only loads data, trains, draws and states its numbers:
 
     STUDY = Study("mnist-cnn", "MnistCNN, Adam, 5 epochs", run, defaults=dict(epochs=5, ...))
 
-Bad options and unavailable data end in a one-line `UsageError` (exit status 2), not
-a traceback. A study whose own check fails records the metric ``all_ok=False``: the
-run still writes its results, and exits with status 1.
+Bad options, unwritable directories, unavailable data and unusable checkpoints end in
+one line on stderr and exit status 2, not a traceback; the options are all checked
+before any data is loaded or anything trains. Training that diverges (the loss NaN,
+infinite or exploding) ends in one line and exit status 1. A study whose own check
+fails records the metric ``all_ok=False``: the run still writes its results, and exits
+with status 1.
 """
 
 from __future__ import annotations
@@ -27,6 +30,8 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import json
+import logging
+import math
 import os
 import platform
 import shlex
@@ -36,16 +41,36 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
-__all__ = ["DATASETS", "DEVICES", "Run", "Study", "UsageError", "add_options", "main", "run_study"]
+__all__ = [
+    "DATASETS",
+    "DEVICES",
+    "Run",
+    "RunFailed",
+    "Study",
+    "UsageError",
+    "add_options",
+    "check_dir",
+    "main",
+    "run_study",
+]
 
 #: ``--dataset`` values a study may accept (those cnnlab.data loads by name).
 DATASETS = ("mnist", "fashion_mnist", "cifar10")
 #: ``--device`` values and the JAX platform each selects.
 DEVICES = {"cpu": "cpu", "gpu": "cuda", "tpu": "tpu"}
+#: The largest ``--seed``. Seeds go to jax.random.key, nnx.Rngs and NumPy's default_rng
+#: (which takes no negative seed), and studies add small offsets for their extra seeds.
+MAX_SEED = 2**32 - 1
+#: The options that set a study setting, as ``--set KEY=VALUE`` also does.
+SETTING_OPTIONS = {"epochs": "--epochs", "batch_size": "--batch-size", "dataset": "--dataset"}
 
 
 class UsageError(Exception):
     """A bad option or unavailable input: printed as one line, exit status 2."""
+
+
+class RunFailed(Exception):
+    """Training stopped (it diverged): printed as one line, exit status 1."""
 
 
 @dataclasses.dataclass(frozen=True)
@@ -95,6 +120,10 @@ def add_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--out", help="output directory (default: results/NAME)")
     parser.add_argument("--checkpoint-dir", help="save orbax checkpoints here (one subdirectory per trained model)")
     parser.add_argument("--resume", action="store_true", help="continue from checkpoints (default: OUT/checkpoints)")
+    parser.add_argument(
+        "--overwrite", action="store_true",
+        help="replace checkpoints already in the checkpoint directory instead of refusing",
+    )  # fmt: skip
     parser.add_argument("--device", choices=sorted(DEVICES), help="run on this JAX platform (default: JAX's choice)")
     parser.add_argument("--quiet", action="store_true", help="no progress output")
     parser.add_argument(
@@ -120,16 +149,7 @@ class Run:
         self.quick = bool(args.quick)
         self.seed = int(args.seed)
         self.verbose = not args.quiet
-        cfg = dict(study.defaults)
-        if self.quick:
-            cfg.update(study.quick)
-        for item in args.set:
-            key, value = _parse_setting(item, study)
-            cfg[key] = value
-        for key in ("epochs", "batch_size", "dataset"):
-            value = getattr(args, key)
-            if value is not None:
-                cfg[key] = value
+        cfg = _config(study, args)
         cfg["seed"] = self.seed
         self.cfg = cfg
         self.data_dir = args.data_dir
@@ -140,6 +160,7 @@ class Run:
         ckpt = args.checkpoint_dir or (str(self.out / "checkpoints") if args.resume else None)
         self.checkpoint_dir = None if ckpt is None else Path(ckpt)
         self.resume = bool(args.resume)
+        self.overwrite = bool(args.overwrite)
         shown = [a for a in argv if a != "--quiet"]  # the command that reproduces the run
         self.command = " ".join(["cnnlab", "run", study.name, *map(shlex.quote, shown)])
         self.metrics: dict[str, Any] = {}
@@ -213,7 +234,7 @@ class Run:
                 f"{tag} epoch {rec['epoch']}/{kw['epochs']}: " + _numbers(rec)
             )
         if self.checkpoint_dir is not None:
-            kw.update(checkpoint_dir=str((self.checkpoint_dir / tag).resolve()), resume=self.resume)
+            kw.update(self._checkpoint_kw(tag))
         kw.update(kwargs)
         what = f"{type(model).__name__}, {kw['epochs']} epochs of {n} examples, batch {kw['batch_size']}"
         self.log(f"training {tag}: {what}")
@@ -233,7 +254,7 @@ class Run:
         self.check_batch(n)
         kw = dict(epochs=self.cfg["epochs"], batch_size=self.cfg["batch_size"])
         if self.checkpoint_dir is not None:
-            kw.update(checkpoint_dir=str((self.checkpoint_dir / tag).resolve()), resume=self.resume)
+            kw.update(self._checkpoint_kw(tag))
         kw.update(kwargs)
         seeds = list(seeds)
         self.log(f"training {tag}: {len(seeds)} seeds at once, {kw['epochs']} epochs of {n} examples")
@@ -247,6 +268,11 @@ class Run:
     def record_history(self, tag: str, history) -> None:
         """Keeps a `History` trained outside `fit` (e.g. by ``fit_many``) for ``metrics.json``."""
         self.histories[tag] = history
+
+    def _checkpoint_kw(self, tag: str) -> dict:
+        """fit's checkpoint arguments for the model ``tag`` (only when checkpoints are in use)."""
+        path = str((self.checkpoint_dir / tag).resolve())
+        return dict(checkpoint_dir=path, resume=self.resume, overwrite=self.overwrite)
 
     # -- results ----------------------------------------------------------------------------
     def metric(self, **values) -> None:
@@ -311,8 +337,27 @@ def _numbers(record: dict) -> str:
     return ", ".join(f"{k} {v:.4g}" for k, v in record.items() if k not in ("epoch", "time_s", "examples_per_s"))
 
 
-def _parse_setting(item: str, study: Study) -> tuple[str, Any]:
-    """``KEY=VALUE`` of ``--set``: KEY one of the study's settings, VALUE a Python literal or a word."""
+def _config(study: Study, args: argparse.Namespace) -> dict:
+    """The study's defaults, its ``--quick`` overrides, then ``--set`` and the options, each checked.
+
+    ``--set epochs=3`` and ``--epochs 3`` go through the same check (`_check_setting`);
+    an option given beside a ``--set`` of the same key wins.
+    """
+    cfg = dict(study.defaults)
+    if args.quick:
+        cfg.update(study.quick)
+    given = [_parse_setting(item, study) for item in args.set]
+    given += [(key, getattr(args, key), opt) for key, opt in SETTING_OPTIONS.items() if getattr(args, key) is not None]
+    for key, value, label in given:
+        cfg[key] = _check_setting(study, key, value, label)
+    return cfg
+
+
+def _parse_setting(item: str, study: Study) -> tuple[str, Any, str]:
+    """``KEY=VALUE`` of ``--set``: KEY one of the study's settings, VALUE a Python literal or a word.
+
+    Returns ``(key, value, "--set KEY")``; the value is checked by `_check_setting`.
+    """
     import ast
 
     key, sep, text = item.partition("=")
@@ -323,14 +368,79 @@ def _parse_setting(item: str, study: Study) -> tuple[str, Any]:
         raise UsageError(f"--set {key}: {study.name} has no such setting; its settings: {', '.join(study.defaults)}")
     try:
         value = ast.literal_eval(text.strip())
-    except (ValueError, SyntaxError):
+    except (ValueError, SyntaxError, MemoryError, RecursionError):
         value = text.strip()  # a bare word, e.g. --set optimizer=sgd
+    return key, value, f"--set {key}"
+
+
+def _check_setting(study: Study, key: str, value, label: str):
+    """``value`` for the setting ``key``, checked against the study's default; ``label`` names it.
+
+    ``dataset`` must be one of the study's datasets, ``epochs`` and ``batch_size`` whole
+    numbers >= 1; any other setting takes the type of its default (ints also for floats,
+    lists also for tuples; floats finite). A setting whose default is None ("all", "the
+    study's choice") takes None or the type of its ``--quick`` value, else a whole number.
+    """
     default = study.defaults[key]
-    if default is not None and not isinstance(default, str) and isinstance(value, str):
-        raise UsageError(f"--set {key}={text}: needs a {type(default).__name__} like its default {default!r}")
-    if isinstance(default, bool) != isinstance(value, bool) and default is not None:
-        raise UsageError(f"--set {key}={text}: needs True or False like its default {default!r}")
-    return key, value
+    if key == "dataset":
+        if value not in study.datasets:
+            raise UsageError(f"{label} {value!r}: {study.name} runs on {', '.join(study.datasets)}")
+        return value
+    if value is None and default is None:
+        return None
+    if key in ("epochs", "batch_size"):
+        if not _whole(value):
+            raise UsageError(f"{label} must be a whole number; got {value!r}")
+        if value < 1:
+            raise UsageError(f"{label} must be at least 1; got {value}")
+        return value
+    like = default if default is not None else study.quick.get(key)
+    like = 0 if like is None else like
+    if not _conforms(value, like):
+        need = _kind(like) + (f" like its default {default!r}" if default is not None else "")
+        raise UsageError(f"{label} must be {'None or ' if default is None else ''}{need}; got {value!r}")
+    return _shaped(value, like)
+
+
+def _whole(v) -> bool:
+    return isinstance(v, int) and not isinstance(v, bool)
+
+
+def _conforms(value, like) -> bool:
+    """Whether ``value`` has the type of ``like`` (ints pass for floats, lists for tuples)."""
+    if isinstance(like, bool):
+        return isinstance(value, bool)
+    if isinstance(like, int):
+        return _whole(value)
+    if isinstance(like, float):
+        if not (_whole(value) or isinstance(value, float)):
+            return False
+        try:
+            return math.isfinite(float(value))
+        except OverflowError:  # an int beyond float's range
+            return False
+    if isinstance(like, tuple | list):
+        return isinstance(value, tuple | list) and (not like or all(_conforms(v, like[0]) for v in value))
+    return isinstance(value, type(like))
+
+
+def _kind(like, many: bool = False) -> str:
+    """``like``'s type in words, for an error: "a whole number", "a tuple of whole numbers"."""
+    if isinstance(like, tuple | list):
+        return ("tuples" if many else "a tuple") + (f" of {_kind(like[0], True)}" if like else "")
+    words = {bool: ("True or False", "True or False values"), int: ("a whole number", "whole numbers"),
+             float: ("a finite number", "finite numbers"), str: ("a word", "words")}  # fmt: skip
+    one, several = words.get(type(like), (f"a {type(like).__name__}", f"{type(like).__name__}s"))
+    return several if many else one
+
+
+def _shaped(value, like):
+    """``value`` in ``like``'s own type: an int given for a float setting becomes a float, a list a tuple."""
+    if isinstance(like, float):
+        return float(value)
+    if isinstance(like, tuple) and isinstance(value, tuple | list):
+        return tuple(_shaped(v, like[0]) if like else v for v in value)
+    return value
 
 
 def _first_line(e: BaseException) -> str:
@@ -438,40 +548,122 @@ def _select_device(device: str | None) -> None:
         )
 
 
-def _check_out(out: Path) -> None:
+def check_dir(option: str, path: Path) -> None:
+    """Creates the directory ``path`` and writes a probe file there; `UsageError` naming ``option`` if it cannot."""
+    if path.exists() and not path.is_dir():
+        raise UsageError(f"{option} {path}: is a file, not a directory")
     try:
-        out.mkdir(parents=True, exist_ok=True)
-        probe = out / ".cnnlab-write-test"
+        path.mkdir(parents=True, exist_ok=True)
+        probe = path / ".cnnlab-write-test"
         probe.write_text("")
         probe.unlink()
     except OSError as e:
-        raise UsageError(f"--out {out}: cannot write there ({e.strerror or e})") from None
+        raise UsageError(f"{option} {path}: cannot write there ({e.strerror or e})") from None
+
+
+def _check_options(args: argparse.Namespace) -> None:
+    """The options `Run` does not check itself: seed range, checkpoint flags, data directory."""
+    if not 0 <= args.seed <= MAX_SEED:
+        raise UsageError(f"--seed must be a whole number from 0 to {MAX_SEED}; got {args.seed}")
+    if args.overwrite and args.resume:
+        raise UsageError("--overwrite replaces the checkpoints --resume continues from; give one")
+    if args.overwrite and args.checkpoint_dir is None:
+        raise UsageError("--overwrite: without --checkpoint-dir DIR this run writes no checkpoints to replace")
+    if args.data_dir is not None and not os.path.isdir(args.data_dir):
+        raise UsageError(f"--data-dir {args.data_dir}: no such directory")
+
+
+def _prepare(study: Study, args: argparse.Namespace, argv: list[str]) -> Run:
+    """Checks every option, creates the output and checkpoint directories, picks the device."""
+    _check_options(args)
+    run = Run(study, args, argv)
+    check_dir("--out", run.out)
+    if run.checkpoint_dir is not None:
+        option = "--checkpoint-dir" if args.checkpoint_dir is not None else "--resume's checkpoint directory"
+        check_dir(option, run.checkpoint_dir)
+    _select_device(args.device)
+    return run
+
+
+def _execute(study: Study, run: Run) -> dict:
+    """Runs the study and writes its results; the library's failures become one-line errors."""
+    from cnnlab.data import DataUnavailableError
+    from cnnlab.train import CheckpointError, DivergenceError
+
+    _quiet_async_echoes()
+    run.log(f"writing to {run.out}/" + (" (quick configuration)" if run.quick else ""))
+    try:
+        study.run(run)
+    except (CheckpointError, DataUnavailableError) as e:
+        raise UsageError(str(e)) from None
+    except DivergenceError as e:  # NonFiniteLossError included
+        raise RunFailed(str(e)) from None
+    return run.finish()
+
+
+def _one_line(e: BaseException) -> str:
+    """The message of ``e`` on one line: a multi-line message's lines joined by "; " (by " " after a colon)."""
+    parts = [ln.strip() for ln in str(e).splitlines() if ln.strip()] or [type(e).__name__]
+    line = parts[0]
+    for part in parts[1:]:
+        line += (" " if line.endswith(":") else "; ") + part
+    return line
+
+
+class _OrbaxTaskEcho(logging.Filter):
+    """Drops asyncio's "Task exception was never retrieved" for an orbax task: orbax raised it to us already."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        tb = record.exc_info[2] if record.exc_info else None
+        while tb is not None:
+            if f"{os.sep}orbax{os.sep}" in tb.tb_frame.f_code.co_filename:
+                return False
+            tb = tb.tb_next
+        return True
+
+
+def _quiet_async_echoes() -> None:
+    """Keeps orbax's asynchronous echoes of an error off the terminal (once per process).
+
+    When a checkpoint cannot be read, orbax raises (fit turns that into a `CheckpointError`),
+    but its other asyncio tasks also log the same error as never retrieved, and tensorstore's
+    threads later call into the closed event loop, which Python reports as unraisable
+    "Event loop is closed" errors: hundreds of interleaved lines around the one that matters.
+    Other unraisable errors still reach the hook that was there before.
+    """
+    logger = logging.getLogger("asyncio")
+    if not any(isinstance(f, _OrbaxTaskEcho) for f in logger.filters):
+        logger.addFilter(_OrbaxTaskEcho())
+    before = sys.unraisablehook
+    if getattr(before, "cnnlab_quiet", False):
+        return
+
+    def hook(unraisable):
+        exc = unraisable.exc_value
+        if not (isinstance(exc, RuntimeError) and str(exc) == "Event loop is closed"):
+            before(unraisable)
+
+    hook.cnnlab_quiet = True
+    sys.unraisablehook = hook
 
 
 def run_study(study: Study, argv: list[str] | None = None, *, prog: str | None = None) -> int:
-    """Parses ``argv``, runs ``study``, writes its results; returns the exit status."""
+    """Parses ``argv``, runs ``study``, writes its results; returns the exit status.
+
+    Every option is checked before the study starts; bad ones exit with status 2 and one
+    line on stderr, as do unavailable data and unusable checkpoints. Training that
+    diverges exits with status 1 and one line.
+    """
     argv = list(sys.argv[1:] if argv is None else argv)
     parser = argparse.ArgumentParser(prog=prog or f"cnnlab run {study.name}", description=study.summary)
     add_options(parser)
     args = parser.parse_args(argv)
     try:
-        if args.epochs is not None and args.epochs < 1:
-            raise UsageError(f"--epochs must be at least 1; got {args.epochs}")
-        if args.batch_size is not None and args.batch_size < 1:
-            raise UsageError(f"--batch-size must be at least 1; got {args.batch_size}")
-        if args.dataset is not None and args.dataset not in study.datasets:
-            raise UsageError(f"--dataset {args.dataset!r}: {study.name} runs on {', '.join(study.datasets)}")
-        if args.data_dir is not None and not os.path.isdir(args.data_dir):
-            raise UsageError(f"--data-dir {args.data_dir}: no such directory")
-        run = Run(study, args, argv)
-        _check_out(run.out)
-        _select_device(args.device)
-        run.log(f"writing to {run.out}/" + (" (quick configuration)" if run.quick else ""))
-        study.run(run)
-        record = run.finish()
-    except UsageError as e:
-        print(f"{parser.prog}: error: {e}", file=sys.stderr)
-        return 2
+        run = _prepare(study, args, argv)
+        record = _execute(study, run)
+    except (UsageError, RunFailed) as e:
+        print(f"{parser.prog}: error: {_one_line(e)}", file=sys.stderr)
+        return 2 if isinstance(e, UsageError) else 1
     except KeyboardInterrupt:
         print(f"{parser.prog}: interrupted", file=sys.stderr)
         return 130

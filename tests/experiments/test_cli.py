@@ -147,7 +147,7 @@ def test_set_overrides_a_study_setting(tmp_path):
 
 @pytest.mark.parametrize("setting,words", [
     ("momentum=0.9", "--set momentum: mnist-cnn has no such setting; its settings: dataset, epochs"),
-    ("learning_rate=fast", "--set learning_rate=fast: needs a float like its default 0.001"),
+    ("learning_rate=fast", "--set learning_rate must be a finite number like its default 0.001; got 'fast'"),
     ("learning_rate", "--set 'learning_rate': write KEY=VALUE"),
 ])  # fmt: skip
 def test_set_errors(capsys, tmp_path, setting, words):
