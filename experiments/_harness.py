@@ -85,6 +85,8 @@ class Study:
         (and any study-specific keys, which ``run`` reads from ``r.cfg``).
       quick: overrides for ``--quick``: small enough for CI, still on real images.
       datasets: the ``--dataset`` values the study accepts.
+      nullable: settings that ``--set KEY=None`` may set although their default is not None
+        (a count where None means "all"); a setting whose default is None always takes None.
       reference: the classic study reproduced, in words, for the report.
     """
 
@@ -95,6 +97,7 @@ class Study:
     quick: Mapping[str, Any] = dataclasses.field(default_factory=dict)
     datasets: tuple[str, ...] = ("mnist", "fashion_mnist")
     reference: str = ""
+    nullable: tuple[str, ...] = ()
 
     def __post_init__(self):
         missing = {"epochs", "batch_size", "dataset"} - set(self.defaults)
@@ -103,6 +106,9 @@ class Study:
         unknown = set(self.quick) - set(self.defaults)
         if unknown:
             raise ValueError(f"Study {self.name!r}: quick overrides unknown keys {sorted(unknown)}")
+        unknown = set(self.nullable) - set(self.defaults)
+        if unknown:
+            raise ValueError(f"Study {self.name!r}: nullable names unknown keys {sorted(unknown)}")
 
     @property
     def module(self) -> str:
@@ -379,14 +385,16 @@ def _check_setting(study: Study, key: str, value, label: str):
     ``dataset`` must be one of the study's datasets, ``epochs`` and ``batch_size`` whole
     numbers >= 1; any other setting takes the type of its default (ints also for floats,
     lists also for tuples; floats finite). A setting whose default is None ("all", "the
-    study's choice") takes None or the type of its ``--quick`` value, else a whole number.
+    study's choice") takes None or the type of its ``--quick`` value, else a whole number;
+    one in ``study.nullable`` takes None or the type of its default.
     """
     default = study.defaults[key]
+    optional = default is None or key in study.nullable
     if key == "dataset":
         if value not in study.datasets:
             raise UsageError(f"{label} {value!r}: {study.name} runs on {', '.join(study.datasets)}")
         return value
-    if value is None and default is None:
+    if value is None and optional:
         return None
     if key in ("epochs", "batch_size"):
         if not _whole(value):
@@ -398,7 +406,7 @@ def _check_setting(study: Study, key: str, value, label: str):
     like = 0 if like is None else like
     if not _conforms(value, like):
         need = _kind(like) + (f" like its default {default!r}" if default is not None else "")
-        raise UsageError(f"{label} must be {'None or ' if default is None else ''}{need}; got {value!r}")
+        raise UsageError(f"{label} must be {'None or ' if optional else ''}{need}; got {value!r}")
     return _shaped(value, like)
 
 

@@ -75,6 +75,20 @@ def test_set_checks_tuples_and_optional_counts(capsys, tmp_path, untouched):
     assert "--set n_train must be None or a whole number; got 0.5" in line
 
 
+def test_set_none_only_where_the_study_allows_it(capsys, tmp_path, monkeypatch):
+    # A count whose None means "all" (batchnorm's train_size) is named in Study.nullable.
+    seen = {}
+    study = dataclasses.replace(TINY, defaults={**TINY.defaults, "n_train": 100}, nullable=("n_train",))
+    monkeypatch.setattr(experiments, "get", lambda name: dataclasses.replace(study, run=lambda r: seen.update(r.cfg)))
+    assert cli.main(["run", "tiny", "--quiet", "--out", str(tmp_path), "--set", "n_train=None"]) == 0
+    assert seen["n_train"] is None
+    capsys.readouterr()
+    line = _one_line(capsys, ["run", "tiny", "--out", str(tmp_path), "--set", "learning_rate=None"])
+    assert "--set learning_rate must be a finite number like its default 0.05; got None" in line
+    line = _one_line(capsys, ["run", "tiny", "--out", str(tmp_path), "--set", "n_train=2.5"])
+    assert "--set n_train must be None or a whole number like its default 100; got 2.5" in line
+
+
 def test_set_takes_the_values_the_options_take(tmp_path, monkeypatch):
     seen = {}
     real = experiments.get("lenet")
