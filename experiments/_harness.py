@@ -603,7 +603,9 @@ def _execute(study: Study, run: Run) -> dict:
     try:
         study.run(run)
     except (CheckpointError, DataUnavailableError) as e:
-        raise UsageError(str(e)) from None
+        # fit speaks in its own keywords; on the command line they are options.
+        message = str(e).replace("pass resume=True", "pass --resume").replace("overwrite=True", "--overwrite")
+        raise UsageError(message.replace("another checkpoint_dir", "another --checkpoint-dir")) from None
     except DivergenceError as e:  # NonFiniteLossError included
         raise RunFailed(str(e)) from None
     return run.finish()

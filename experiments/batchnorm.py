@@ -312,6 +312,7 @@ STUDY = Study(
     ),
     quick=dict(epochs=2, batch_size=4, train_size=600, val_size=500, test_size=1000, n_seeds=2),
     datasets=("fashion_mnist", "cifar10"),
+    nullable=("train_size", "val_size"),
     reference="the Keras cifar10_cnn.py example without and with batch norm "
     "(about +3 points of test accuracy on CIFAR-10 after 25 epochs)",
 )
