@@ -272,13 +272,14 @@ def random_fault(rng: np.random.Generator, latest: int, epochs: int, seconds: fl
     """A fault at a random moment of a run that resumes after epoch ``latest`` of ``epochs``:
     a hook on an epoch still to come, a deletion, or a kill 0 to ``seconds`` after READY."""
     kind = rng.choice(["compile", "epoch", "save", "commit", "delete", "timed", "timed"])
-    if kind == "timed":
+    if kind == "timed" or latest >= epochs:  # all trained: only the restore and what follows are left
         return f"timed:{rng.uniform(0, seconds):.2f}"
     if kind == "delete":
         return f"delete:{rng.integers(1000)}"
     if kind == "compile":
         return kind
-    return f"{kind}:{rng.integers(latest + 1, epochs + 1)}"
+    # The next epoch or the one after: a chain advances slowly, so there is room for more kills.
+    return f"{kind}:{rng.integers(latest + 1, min(latest + 2, epochs) + 1)}"
 
 
 def checkpoint_problems(directory, abstract_model, reference_dir, ref_records, *, best: bool) -> list[str]:

@@ -53,17 +53,20 @@ def _check_lib(tmp_path, reference, outcomes, log, best=True):
     assert fd.checkpoint_problems(tmp_path / "ckpt", abstract, ref_dir, ref_records, best=best) == []
 
 
-def test_killed_mid_save_mid_retention_and_at_a_moment_resumes_bit_for_bit(tmp_path, reference):
+def test_killed_mid_save_at_a_moment_mid_retention_and_after_the_last_save_resumes_bit_for_bit(tmp_path, reference):
     # Epoch 1 is the best by val_loss and is kept throughout: saving epoch 4 deletes epoch 2.
     log = tmp_path / "log.txt"
     args = _lib_args(tmp_path / "ckpt", tmp_path / "out", best=True)
-    plan = ["save:2", "timed:1.0", "delete"]
+    # The first process compiles for seconds: 0.5 s after READY is always before epoch 1 ends.
+    plan = ["timed:0.5", "save:2", "delete", "commit:5"]
     outcomes = fd.run_chain(args, [*args, "--resume"], plan, directory=tmp_path / "ckpt", log=log,
                             cache=tmp_path / "jax-cache")  # fmt: skip
-    assert [o.rc for o in outcomes[:3]] == [KILLED] * 3, f"{_report(outcomes)}\n{_log_tail(log)}"
-    assert outcomes[0].fired.startswith("FAULT save 2")
-    assert outcomes[1].fired.startswith("timed kill")
-    assert outcomes[2].fired.startswith("FAULT delete")
+    assert [o.rc for o in outcomes[:4]] == [KILLED] * 4, f"{_report(outcomes)}\n{_log_tail(log)}"
+    assert outcomes[0].fired.startswith("timed kill")
+    assert outcomes[1].fired.startswith("FAULT save 2")
+    assert outcomes[2].fired.startswith("FAULT delete 2")
+    # The run is complete on disk, but the last save's retention never ran: resuming must apply it.
+    assert outcomes[3].fired.startswith("FAULT commit 5")
     _check_lib(tmp_path, reference, outcomes, log)
 
 
@@ -78,7 +81,7 @@ def test_random_kills_library(tmp_path, best, reference):
         ref = (tmp_path / "ref", fd.flat_state(nnx.state(model)), fd.records(history.records))
     rng = np.random.default_rng(15 + best)
     kills = iter(range(7))
-    faults = lambda latest: fd.random_fault(rng, latest, fd.EPOCHS, 5.0) if next(kills, None) is not None else ""
+    faults = lambda latest: fd.random_fault(rng, latest, fd.EPOCHS, 1.5) if next(kills, None) is not None else ""
     args = _lib_args(tmp_path / "ckpt", tmp_path / "out", best)
     outcomes = fd.run_chain(args, [*args, "--resume"], faults, directory=tmp_path / "ckpt", log=log,
                             cache=tmp_path / "jax-cache")  # fmt: skip
@@ -109,7 +112,10 @@ def test_random_kills_cli(tmp_path):
     ref_records, ref_numbers = _cli_result(tmp_path / "ref")
     rng = np.random.default_rng(15)
     kills = iter(range(8))
-    faults = lambda latest: fd.random_fault(rng, latest, CLI_EPOCHS, 20.0) if next(kills, None) is not None else ""
+    # Timed kills within the first half of the reference's time: resumed processes read their
+    # compiled programs from the cache and finish sooner than the reference, which compiled them.
+    seconds = 0.5 * ref.seconds
+    faults = lambda latest: fd.random_fault(rng, latest, CLI_EPOCHS, seconds) if next(kills, None) is not None else ""
     log, args = tmp_path / "log.txt", _cli_args(tmp_path)
     outcomes = fd.run_chain(args, [*args, "--resume"], faults, directory=tmp_path / "ckpt" / "model", log=log,
                             cache=cache)  # fmt: skip
