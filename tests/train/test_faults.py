@@ -1,11 +1,11 @@
 """SIGKILL during training, then resume: the result equals an uninterrupted run's, bit for bit.
 
 Each process of a chain is a child (`tests/train/fault_driver.py`) killed at one moment:
-mid-compilation, mid-epoch, mid-save, just after a save, mid-retention (orbax deleting an
-old checkpoint) or after a delay; the next one resumes. When a process finally finishes,
+mid-compilation, mid-epoch, mid-save, just after a save, mid-retention (an old
+checkpoint being deleted) or after a delay; the next one resumes. When a process finally finishes,
 its parameters and history (timing fields aside) must equal the uninterrupted run's, and
 every checkpoint left must be listed, restore, and hold the uninterrupted run's bits.
-The default run kills three times; ``-m slow`` kills about twenty times at random, through
+The default run kills four times; ``-m slow`` about seventeen times more at random, through
 the library and through ``cnnlab run``.
 """
 
