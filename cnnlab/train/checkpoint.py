@@ -197,7 +197,8 @@ class Checkpointer:
         for step in self._manager.all_steps():
             self.remove(step)
 
-    def _retain(self) -> None:
+    def retain(self) -> None:
+        """Removes all but the latest ``keep`` checkpoints and the best one."""
         epochs = self.epochs()
         keep = set(epochs[-self.keep:])
         best = self._best(epochs)
@@ -247,7 +248,7 @@ class Checkpointer:
                 f"({type(e).__name__}: {e}); the checkpoints already there are intact"
             ) from e
         self._metrics[epoch] = metrics
-        self._retain()
+        self.retain()
 
     def read_meta(self, epoch: int) -> dict:
         """The JSON meta (config, epoch, history) of checkpoint ``epoch``."""

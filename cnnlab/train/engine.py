@@ -463,6 +463,7 @@ def fit(
                 opt_state = stored["opt_state"]
                 start, reference = int(meta["epoch"]), meta.get("reference_loss")
                 history = History(meta["history"]["records"], config)
+                ckpt.retain()  # a run killed between its last save and retention resumes with nothing to train
         return _run(
             model=model, x=x, y=y, stream=stream, val_data=val_data, n=n, steps=steps, batch_size=batch_size,
             epochs=epochs, start=start, loss_fn=loss_fn, metric_fns=metric_fns, tx=tx, graph_train=graph_train,

@@ -163,6 +163,7 @@ def fit_many(
             _claim(ckpt, resume, overwrite, carry[:4])
         if resume and ckpt.latest() is not None:
             carry, start, histories = _restore(ckpt, carry, config, seeds, type(models[0]).__name__)
+            ckpt.retain()
         _epochs(run_epoch, run_eval, carry, start, epochs, data, vdata, shuffle_keys, step_keys, seeds, steps,
                 batch_size, names, histories, models, ckpt, checkpoint_every, config, on_nonfinite == "freeze")
     finally:

@@ -79,10 +79,10 @@ def test_conv_then_max_pool_matches_keras_forward_and_gradients(conv_kw, pool_kw
 
 
 def _relu_on(jaxpr) -> list[tuple]:
-    """Shapes that `x > 0` (our relu's test) is evaluated on, in every nested jaxpr."""
+    """Shapes that `x <= 0` (our relu's test) is evaluated on, in every nested jaxpr."""
     shapes = []
     for eqn in jaxpr.eqns:
-        if eqn.primitive.name == "gt":
+        if eqn.primitive.name == "le":
             shapes.append(tuple(eqn.invars[0].aval.shape))
         for sub in jax.extend.core.jaxprs_in_params(eqn.params):
             shapes += _relu_on(sub)
