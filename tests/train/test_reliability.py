@@ -205,17 +205,17 @@ def _half_delete(step_dir):
 
 def test_a_half_deleted_step_is_skipped_then_cleaned(tmp_path):
     kw = dict(keep=5, best_metric="loss", checkpoint_dir=tmp_path, **KW)
-    full = SmallCNN(rngs=nnx.Rngs(0))
+    full = Softmax(64, 3, rngs=nnx.Rngs(0))
     train.fit(full, (X, Y), epochs=3, **kw)
     _half_delete(tmp_path / "3")
-    abstract = nnx.eval_shape(lambda: SmallCNN(rngs=nnx.Rngs(0)))
+    abstract = nnx.eval_shape(lambda: Softmax(64, 3, rngs=nnx.Rngs(0)))
     with pytest.warns(RuntimeWarning, match=rf"checkpoint {tmp_path / '3'} skipped: it is incomplete"):
         _, meta = train.restore_model(abstract, tmp_path, epoch="best")
     assert meta["epoch"] == 2
     assert _epochs(tmp_path) == [1, 2, 3]  # reading never deletes
     (tmp_path / "2.deleting").mkdir()  # what a kill during our own retention leaves
     with pytest.warns(RuntimeWarning, match=r"incomplete .*; removing it"):
-        model = SmallCNN(rngs=nnx.Rngs(5))
+        model = Softmax(64, 3, rngs=nnx.Rngs(5))
         train.fit(model, (X, Y), epochs=3, resume=True, **kw)
     assert _epochs(tmp_path) == [1, 2, 3]
     assert not (tmp_path / "2.deleting").exists()
@@ -225,14 +225,14 @@ def test_a_half_deleted_step_is_skipped_then_cleaned(tmp_path):
 @pytest.mark.filterwarnings("ignore::pytest.PytestUnraisableExceptionWarning")
 def test_resume_falls_back_to_the_newest_intact_checkpoint(tmp_path):
     kw = dict(checkpoint_dir=tmp_path, **KW)
-    full = SmallCNN(rngs=nnx.Rngs(0))
+    full = Softmax(64, 3, rngs=nnx.Rngs(0))
     train.fit(full, (X, Y), epochs=3, **kw)
     for f in (tmp_path / "3" / "state").rglob("*"):
         if f.is_file() and f.parent.name == "d":
             b = bytearray(f.read_bytes())
             b[len(b) // 2] ^= 0x10
             f.write_bytes(bytes(b))
-    model = SmallCNN(rngs=nnx.Rngs(5))
+    model = Softmax(64, 3, rngs=nnx.Rngs(5))
     with pytest.warns(RuntimeWarning, match=rf"{tmp_path / '3'} is corrupted.*resuming from {tmp_path / '2'}"):
         train.fit(model, (X, Y), epochs=3, resume=True, overwrite=False, **kw)
     assert differing_leaves(nnx.state(model), nnx.state(full)) == []
