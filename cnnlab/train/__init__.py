@@ -22,6 +22,7 @@ from cnnlab.train.objectives import per_example as per_example
 from cnnlab.train.optimizers import OPTIMIZERS as OPTIMIZERS
 from cnnlab.train.optimizers import inverse_time_decay as inverse_time_decay
 from cnnlab.train.optimizers import make_optimizer as make_optimizer
+from cnnlab.train.state import TrainState as TrainState
 
 __all__ = [
     "LOSSES",
@@ -32,6 +33,7 @@ __all__ = [
     "DivergenceError",
     "History",
     "NonFiniteLossError",
+    "TrainState",
     "accuracy",
     "evaluate",
     "fit",

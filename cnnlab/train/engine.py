@@ -40,6 +40,7 @@ from cnnlab.train.checkpoint import Checkpointer, CheckpointError
 from cnnlab.train.guards import DivergenceError, NonFiniteLossError
 from cnnlab.train.history import History
 from cnnlab.train.optimizers import resolve as resolve_optimizer
+from cnnlab.train.state import TrainState
 
 __all__ = ["DivergenceError", "NonFiniteLossError", "evaluate", "fit", "predict"]
 
@@ -583,7 +584,7 @@ class _Spec:
         return self.n // self.batch_size
 
 
-def _train_step(spec: _Spec, carry, i, step, data, step_key):
+def _train_step(spec: _Spec, carry: TrainState, i, step, data, step_key):
     params, keys, rest, opt_state, ok = carry
     bx, by = cdata.take(data, i)
     bx, by = _scale(bx), _scale(by)
@@ -615,8 +616,8 @@ def _train_step(spec: _Spec, carry, i, step, data, step_key):
     new_params = optax.apply_updates(params, updates)
     good = ok & jnp.isfinite(value)
     # After a non-finite loss nothing moves, so the carry keeps the last good state.
-    carry = (_select(good, new_params, params), keys, _select(good, new_rest, rest),
-             _select(good, new_opt, opt_state), good)
+    carry = TrainState(_select(good, new_params, params), keys, _select(good, new_rest, rest),
+                       _select(good, new_opt, opt_state), good)
     sums = {"loss": jnp.sum(per), **{name: jnp.sum(f(pred, by)) for name, f in spec.metric_fns}}
     return carry, (value, sums)
 
@@ -675,7 +676,7 @@ def _run(*, model, x, y, stream, val_data, n, steps, batch_size, epochs, start, 
     if show and not per_step:
         from tqdm.auto import tqdm
         bar = tqdm(total=epochs, initial=start, unit="epoch", desc="fit", leave=True)
-    carry = (params, keys, rest, opt_state, jnp.bool_(True))
+    carry = TrainState(params, keys, rest, opt_state, jnp.bool_(True))
     try:
         for epoch in range(start, epochs):
             t0 = time.perf_counter()
@@ -687,7 +688,7 @@ def _run(*, model, x, y, stream, val_data, n, steps, batch_size, epochs, start, 
             values = np.asarray(values)
             if not np.all(np.isfinite(values)):
                 bad = int(np.argmin(np.isfinite(values)))
-                nnx.update(model, carry[0], carry[1], carry[2])
+                nnx.update(model, *carry.model_state)
                 last = ckpt.path(ckpt.latest()) if ckpt is not None and ckpt.latest() is not None else None
                 raise NonFiniteLossError(
                     f"fit: the loss became {values[bad]} at epoch {epoch + 1}, step {bad + 1} of {steps} "
@@ -703,9 +704,9 @@ def _run(*, model, x, y, stream, val_data, n, steps, batch_size, epochs, start, 
             guard.update(record["loss"])
             if val_data is not None:
                 if isinstance(vdata, _Stream):
-                    vs = _stream_eval(graph_eval, eval_fns, vdata, eval_batch_size, carry[0], carry[1], carry[2])
+                    vs = _stream_eval(graph_eval, eval_fns, vdata, eval_batch_size, *carry.model_state)
                 else:
-                    vs = _jit_eval(graph_eval, eval_fns, vn, eval_batch_size, vdata, carry[0], carry[1], carry[2])
+                    vs = _jit_eval(graph_eval, eval_fns, vn, eval_batch_size, vdata, *carry.model_state)
                 record.update({f"val_{k}": float(vs[k]) / vn for k in names})
             jax.block_until_ready(carry)
             dt = time.perf_counter() - t0
@@ -725,17 +726,17 @@ def _run(*, model, x, y, stream, val_data, n, steps, batch_size, epochs, start, 
     finally:
         if bar is not None:
             bar.close()
-    nnx.update(model, carry[0], carry[1], carry[2])
+    nnx.update(model, *carry.model_state)
     return history
 
 
 def _check_epoch(model, before, carry, epoch, loss, guard, ckpt, history) -> None:
     """Stops training (model back at ``before``, the state at the epoch's start) when the
     parameters went non-finite under a finite loss, or the loss diverged."""
-    finite = guards.all_finite((carry[0], carry[2]))
+    finite = guards.all_finite((carry.params, carry.rest))
     if finite and not guards.diverged(loss, guard.reference, guard.factor):
         return
-    nnx.update(model, before[0], before[1], before[2])
+    nnx.update(model, *before.model_state)
     last = ckpt.path(ckpt.latest()) if ckpt is not None and ckpt.latest() is not None else None
     where = (f"stopped before saving it. The model holds the state from the start of epoch {epoch + 1}; "
              f"last good checkpoint: {last}")
@@ -757,7 +758,7 @@ def _save_epoch(ckpt, epoch, graph_eval, carry, base, config, history, record, g
         epoch,
         {
             "model": _merged_state(graph_eval, carry),
-            "opt_state": carry[3],
+            "opt_state": carry.opt_state,
             # The run's key as a host array: the same in every process, so orbax writes it once.
             "key": np.asarray(jax.random.key_data(base)),
         },
@@ -771,8 +772,8 @@ def _says_stop(answer) -> bool:
     return isinstance(answer, bool | np.bool_) and bool(answer)
 
 
-def _merged_state(graphdef, carry):
-    return nnx.to_pure_dict(nnx.state(nnx.merge(graphdef, carry[0], carry[1], carry[2])))
+def _merged_state(graphdef, carry: TrainState):
+    return nnx.to_pure_dict(nnx.state(nnx.merge(graphdef, *carry.model_state)))
 
 
 def _per_step_epoch(spec, carry, epoch, data, shuffle_key, step_key, show):
@@ -806,7 +807,7 @@ def _per_step_epoch(spec, carry, epoch, data, shuffle_key, step_key, show):
             total += float(v)
             bar.set_postfix(loss=f"{total / (s + 1):.4g}")
             bar.update(1)
-            if not bool(carry[4]):
+            if not bool(carry.ok):
                 break  # the bar synchronises every step anyway; stop at the first bad one
     if bar is not None:
         bar.close()

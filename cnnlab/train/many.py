@@ -35,6 +35,7 @@ from cnnlab.train.engine import (
 )
 from cnnlab.train.guards import fingerprint
 from cnnlab.train.history import History
+from cnnlab.train.state import TrainState
 from cnnlab.train.optimizers import resolve as resolve_optimizer
 from cnnlab.train.optimizers import resolve_rate_in_state, set_learning_rate
 
@@ -154,13 +155,13 @@ def fit_many(
                         "batch_size": batch_size, "num_examples": n,
                         "metrics": sorted(metric_fns), "epochs": epochs, "learning_rates": rates})
     histories = [History(config=_member_config(config, j, s)) for j, s in enumerate(seeds)]
-    carry = (params, keys, rest, opt_state, jnp.ones((len(seeds),), jnp.bool_))
+    carry = TrainState(params, keys, rest, opt_state, jnp.ones((len(seeds),), jnp.bool_))
     ckpt = None
     try:
         start = 0
         if checkpoint_dir is not None:
             ckpt = Checkpointer(checkpoint_dir, keep=keep)
-            _claim(ckpt, resume, overwrite, carry[:4])
+            _claim(ckpt, resume, overwrite, (*carry.model_state, carry.opt_state))
         if resume and ckpt.latest() is not None:
             carry, start, histories = _restore(ckpt, carry, config, seeds, type(models[0]).__name__)
             ckpt.retain()
@@ -226,7 +227,8 @@ def _restore(ckpt, carry, config, seeds, model_name):
             h.config["diverged_at"] = stop
     # Members frozen by on_nonfinite="freeze" stay frozen (checkpoints before it had none).
     ok = jnp.asarray([h.config.get("diverged_at") is None for h in histories])
-    return (stored["params"], keys, stored["rest"], stored["opt_state"], ok), int(meta["epoch"]), histories
+    state = TrainState(stored["params"], keys, stored["rest"], stored["opt_state"], ok)
+    return state, int(meta["epoch"]), histories
 
 
 # Module-level and keyed on the static spec (as `fit`'s own jitted epoch), so a second
@@ -252,7 +254,7 @@ def _epochs(run_epoch, run_eval, carry, start, epochs, data, vdata, shuffle_keys
     rates = config.get("learning_rates")
     for epoch in range(start, epochs):
         t0 = time.perf_counter()
-        was_running = np.asarray(carry[4])
+        was_running = np.asarray(carry.ok)
         carry, (values, sums) = run_epoch(carry, jnp.int32(epoch), data, shuffle_keys, step_keys)
         values = np.asarray(values)  # (members, steps)
         for member in np.flatnonzero(was_running & ~np.all(np.isfinite(values), axis=1)):
@@ -266,7 +268,7 @@ def _epochs(run_epoch, run_eval, carry, start, epochs, data, vdata, shuffle_keys
                 )
             # The scan already held this member at its last good state from that step on.
             histories[member].config["diverged_at"] = {"epoch": epoch + 1, "step": step + 1}
-        vs = run_eval(vdata, carry[0], carry[1], carry[2]) if run_eval is not None else None
+        vs = run_eval(vdata, *carry.model_state) if run_eval is not None else None
         jax.block_until_ready(carry)
         dt = time.perf_counter() - t0
         for j, h in enumerate(histories):
@@ -285,7 +287,7 @@ def _epochs(run_epoch, run_eval, carry, start, epochs, data, vdata, shuffle_keys
             meta = {"config": {**config, "seeds": list(seeds), "model": type(models[0]).__name__},
                     "epoch": epoch + 1, "histories": [h.records for h in histories],
                     "diverged_at": [h.config.get("diverged_at") for h in histories]}
-            ckpt.save(epoch + 1, {"params": carry[0], "rest": carry[2], "opt_state": carry[3]}, meta)
+            ckpt.save(epoch + 1, {"params": carry.params, "rest": carry.rest, "opt_state": carry.opt_state}, meta)
     for j, m in enumerate(models):
-        nnx.update(m, *(jax.tree.map(lambda a, j=j: a[j], part) for part in carry[:3]))
+        nnx.update(m, *(jax.tree.map(lambda a, j=j: a[j], part) for part in carry.model_state))
         m.eval()
