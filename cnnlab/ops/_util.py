@@ -177,9 +177,11 @@ def explicit_pads(op: str, padding, n: int, *, name: str = "padding") -> Pads:
     return pads
 
 
-def out_size(size: int, k: int, stride: int, lo: int, hi: int) -> int:
-    """Output length of a window of effective size `k` sliding with `stride` over a padded axis."""
-    return (size + lo + hi - k) // stride + 1
+def out_sizes(sizes: Sequence[int], windows: Sequence[int], strides: Sequence[int], pads: Pads) -> tuple[int, ...]:
+    """Output length per axis of windows of effective (dilated) size `windows` sliding by
+    `strides` over axes of `sizes` padded by `pads` (negative pads crop): the one formula
+    `(n + lo + hi - k) // s + 1` behind every conv and pool."""
+    return tuple((n + lo + hi - k) // s + 1 for n, k, s, (lo, hi) in zip(sizes, windows, strides, pads))
 
 
 def prod(shape: Sequence[int]) -> int:

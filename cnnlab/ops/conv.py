@@ -25,6 +25,7 @@ from cnnlab.ops._util import (
     check_same_dtype,
     explicit_pads,
     ntuple,
+    out_sizes,
     window_padding,
 )
 
@@ -34,6 +35,11 @@ __all__ = ["conv1d", "conv2d", "conv2d_transpose", "conv_output_size", "conv_tra
 def _effective(k: int, d: int) -> int:
     """Extent of a kernel of size `k` with dilation `d`."""
     return (k - 1) * d + 1
+
+
+def _transpose_out_sizes(sizes, eff, stride, pads: Pads) -> tuple[int, ...]:
+    """Output size of a transposed conv: a stride-1 conv over the input dilated by `stride`."""
+    return out_sizes([(n - 1) * s + 1 for n, s in zip(sizes, stride)], eff, (1,) * len(sizes), pads)
 
 
 def _matmul(x, m):
@@ -69,8 +75,7 @@ def _conv(x, kernel, stride, dilation, pads: Pads):
     (sh, sw), (dh, dw) = stride, dilation
     (top, bottom), _ = pads
     hp = h + top + bottom
-    oh = (hp - _effective(kh, dh)) // sh + 1
-    ow = (w + pads[1][0] + pads[1][1] - _effective(kw, dw)) // sw + 1
+    oh, ow = out_sizes((h, w), (_effective(kh, dh), _effective(kw, dw)), stride, pads)
     if kh == kw == 1:
         xs = _pad(x, pads)[:, : (oh - 1) * sh + 1 : sh, : (ow - 1) * sw + 1 : sw]
         return _matmul(xs, kernel[0, 0])
@@ -147,7 +152,7 @@ def conv_output_size(size, kernel_size, *, stride=1, padding="VALID", dilation=1
     dilation = ntuple("conv_output_size", "dilation", dilation, 2)
     eff = [_effective(a, d) for a, d in zip(k, dilation)]
     pads = window_padding("conv_output_size", padding, size, eff, stride)
-    return tuple((n + lo + hi - e) // s + 1 for n, e, s, (lo, hi) in zip(size, eff, stride, pads))
+    return out_sizes(size, eff, stride, pads)
 
 
 def _conv_args(op, x, kernel, bias, stride, dilation, *, transpose: bool):
@@ -302,7 +307,7 @@ def conv_transpose_output_size(size, kernel_size, *, stride=1, padding="VALID", 
     dilation = ntuple(op, "dilation", dilation, 2)
     eff = [_effective(a, d) for a, d in zip(k, dilation)]
     pads = _transpose_pads(op, padding, output_padding, eff, stride, dilation)
-    return tuple((n - 1) * s + 1 + lo + hi - e + 1 for n, s, e, (lo, hi) in zip(size, stride, eff, pads))
+    return _transpose_out_sizes(size, eff, stride, pads)
 
 
 def conv2d_transpose(x, kernel, bias=None, *, stride=1, padding="VALID", output_padding=None, dilation=1):
@@ -338,7 +343,7 @@ def conv2d_transpose(x, kernel, bias=None, *, stride=1, padding="VALID", output_
     op = "conv2d_transpose"
     x, kernel, bias, stride, dilation, eff = _conv_args(op, x, kernel, bias, stride, dilation, transpose=True)
     pads = _transpose_pads(op, padding, output_padding, eff, stride, dilation)
-    out = [(n - 1) * s + 1 + lo + hi - e + 1 for n, s, e, (lo, hi) in zip(x.shape[1:3], stride, eff, pads)]
+    out = _transpose_out_sizes(x.shape[1:3], eff, stride, pads)
     if min(out) < 1:
         raise ValueError(
             f"{op}: padding {padding!r} removes more than the whole output: input {tuple(x.shape)}, "
@@ -360,8 +365,7 @@ def _conv_transpose(x, kernel, stride, dilation, pads):
     kh, kw, co, ci = kernel.shape
     n, h, w, _ = x.shape
     (sh, sw), (dh, dw) = stride, dilation
-    oh = (h - 1) * sh + 1 + pads[0][0] + pads[0][1] - _effective(kh, dh) + 1
-    ow = (w - 1) * sw + 1 + pads[1][0] + pads[1][1] - _effective(kw, dw) + 1
+    oh, ow = _transpose_out_sizes((h, w), (_effective(kh, dh), _effective(kw, dw)), stride, pads)
     if sh == sw == 1 and co > ci:
         return _conv(x, kernel[::-1, ::-1].swapaxes(2, 3), (1, 1), dilation, pads)
     z = _matmul(x, kernel.reshape(kh * kw * co, ci).T).reshape(n, h, w, kh, kw, co)

@@ -24,7 +24,7 @@ import jax.numpy as jnp
 import numpy as np
 from jax import lax
 
-from cnnlab.ops._util import Pads, check_array, ntuple, window_padding
+from cnnlab.ops._util import Pads, check_array, ntuple, out_sizes, window_padding
 
 __all__ = ["max_pool1d", "max_pool2d", "avg_pool1d", "avg_pool2d"]
 
@@ -79,7 +79,7 @@ def _pool(x, window, stride, pads: Pads, kind, *, same: bool):
     """Shared body of the pools (the 1-D ones through a height-1 image), on checked arguments."""
     fill = -jnp.inf if kind == "max" else 0
     xp = jnp.pad(x, ((0, 0), *pads, (0, 0)), constant_values=jnp.array(fill, x.dtype))
-    outs = [(n + lo + hi - k) // s + 1 for n, k, s, (lo, hi) in zip(x.shape[1:3], window, stride, pads)]
+    outs = out_sizes(x.shape[1:3], window, stride, pads)
     if window == stride and kind == "max" and window[0] * window[1] <= _MAX_TREE_TAPS:
         # Non-overlapping small windows (the classic 2x2/2): a balanced tree of elementwise
         # maxima, whose derivative `_tiled_max` writes as one pass over the input.
