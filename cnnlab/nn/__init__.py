@@ -10,10 +10,12 @@ parameters or randomness). Train/eval: `model.train()` / `model.eval()` switch
 from cnnlab.nn._util import ACTIVATIONS, Activation, glorot_uniform, linear, zeros
 from cnnlab.nn.containers import Sequential, count_params, layers_in_order, named_layers
 from cnnlab.nn.conv import Conv1D, Conv2D, Conv2DTranspose
-from cnnlab.nn.linear import Dense, Flatten, Unflatten
+from cnnlab.nn.conv_pool import Conv2DMaxPool
+from cnnlab.nn.dense import Dense, Flatten, Unflatten
+from cnnlab.nn.dropout import Dropout
 from cnnlab.nn.norm import BatchNorm, BatchNormalized
-from cnnlab.nn.pool import AvgPool2D, MaxPool2D, UpSampling2D
-from cnnlab.nn.stochastic import Dropout
+from cnnlab.nn.pool import AvgPool2D, MaxPool2D
+from cnnlab.nn.resample import UpSampling2D
 
 __all__ = [
     "ACTIVATIONS",
@@ -23,6 +25,7 @@ __all__ = [
     "BatchNormalized",
     "Conv1D",
     "Conv2D",
+    "Conv2DMaxPool",
     "Conv2DTranspose",
     "Dense",
     "Dropout",

@@ -6,54 +6,15 @@ from collections.abc import Callable, Iterator
 import jax
 from flax import nnx
 
-from cnnlab import ops
-from cnnlab.nn._util import linear
-from cnnlab.nn.conv import Conv2D
-from cnnlab.nn.pool import MaxPool2D
-from cnnlab.ops._util import window_padding
-
 __all__ = ["Sequential", "count_params", "layers_in_order", "named_layers"]
-
-#: Activations that commute with a maximum exactly, rounding included: `act(max(a, b))` is
-#: `max(act(a), act(b))` bit for bit because they are non-decreasing and computed elementwise
-#: without approximation (tanh and sigmoid are monotone too, but not provably so to the ulp).
-_MAX_COMMUTING = (linear, ops.relu)
-
-
-def _conv_then_max_pool(conv, pool, x):
-    """`pool(conv(x))` with the bias and activation applied after pooling, or None.
-
-    For a `Conv2D` whose activation commutes with `max` followed by a `MaxPool2D` whose
-    windows tile the convolution's output without padding, `max_pool(act(conv(x) + b))`
-    is exactly `act(max_pool(conv(x)) + b)`: adding a per-channel constant and a
-    non-decreasing function both commute with a maximum (floating-point rounding is
-    monotone too). The second form adds the bias and applies the activation on the
-    pooled map, a quarter the size for 2x2 pooling, so neither is computed, stored for
-    the backward pass nor differentiated at full resolution: 8-10 % of a `MnistCNN`
-    training step on CPU. Gradients agree except where a pooling window holds tied
-    maxima, where both forms give valid subgradients.
-    """
-    # Exact types: a subclass may compute differently in its own __call__.
-    if not (type(conv) is Conv2D and type(pool) is MaxPool2D and conv.activation in _MAX_COMMUTING):
-        return None
-    if pool.strides != pool.pool_size:
-        return None
-    y = conv.linear_part(x)
-    pads = window_padding("MaxPool2D", pool.padding, y.shape[1:3], pool.pool_size, pool.strides)
-    if any(lo or hi for lo, hi in pads):
-        # A padded ("same" on an odd size) window may hold only padding and real pixels
-        # below the bias: keep the layers' own order.
-        return pool(conv.activation(conv.add_bias(y)))
-    return conv.activation(conv.add_bias(pool(y)))
 
 
 class Sequential(nnx.Module):
     """Apply layers (or plain functions) in order, like Keras `Sequential` and `nnx.Sequential`.
 
-    One rewrite, exact in the forward pass: a `Conv2D` with a relu or linear activation
-    followed by a `MaxPool2D` whose windows tile its output without padding is computed as
-    convolution, pooling, then bias and activation on the pooled map (see
-    `_conv_then_max_pool`). Calling the layers one by one gives the same outputs.
+    Plain composition, like stax's `serial`: `Sequential(a, b)(x)` is `b(a(x))`, gradients
+    included. (Pooling a convolution's output before its bias and relu is the explicit
+    layer `Conv2DMaxPool`, which a model chooses.)
 
     Example:
       >>> model = Sequential(Conv2D(1, 8, 3, rngs=rngs), MaxPool2D(2), Flatten(), Dense(1352, 10, rngs=rngs))
@@ -68,15 +29,8 @@ class Sequential(nnx.Module):
         self.layers = nnx.List(layers)
 
     def __call__(self, x):
-        layers, i = list(self.layers), 0
-        while i < len(layers):
-            # A Conv2D followed by a MaxPool2D may pool before its bias and activation: the
-            # same result, computed on a quarter of the pixels (`_conv_then_max_pool`).
-            y = _conv_then_max_pool(layers[i], layers[i + 1], x) if i + 1 < len(layers) else None
-            if y is None:
-                x, i = layers[i](x), i + 1
-            else:
-                x, i = y, i + 2
+        for layer in self.layers:
+            x = layer(x)
         return x
 
     def __len__(self) -> int:

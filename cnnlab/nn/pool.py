@@ -1,4 +1,4 @@
-"""Parameter-free spatial layers: `MaxPool2D`, `AvgPool2D`, `UpSampling2D`."""
+"""Pooling layers: `MaxPool2D`, `AvgPool2D`."""
 
 from flax import nnx
 
@@ -6,7 +6,7 @@ from cnnlab import ops
 from cnnlab.nn._util import resolve_padding
 from cnnlab.ops._util import ntuple
 
-__all__ = ["MaxPool2D", "AvgPool2D", "UpSampling2D"]
+__all__ = ["MaxPool2D", "AvgPool2D"]
 
 
 class _Pool2D(nnx.Module):
@@ -48,22 +48,3 @@ class AvgPool2D(_Pool2D):
 
     _name = "AvgPool2D"
     _op = staticmethod(ops.avg_pool2d)
-
-
-class UpSampling2D(nnx.Module):
-    """Upsampling by integer factors, Keras `UpSampling2D` (`"nearest"` or half-pixel `"bilinear"`).
-
-    Example:
-      >>> UpSampling2D(2)(jnp.ones((8, 7, 7, 8))).shape
-      (8, 14, 14, 8)
-    """
-
-    def __init__(self, size: int | tuple[int, int] = 2, *, interpolation: str = "nearest"):
-        self.size = ntuple("UpSampling2D", "size", size, 2)
-        if interpolation not in ("nearest", "bilinear"):
-            raise ValueError(f'UpSampling2D: interpolation must be "nearest" or "bilinear", got {interpolation!r}')
-        self.interpolation = interpolation
-
-    def __call__(self, x):
-        """`(N, H, W, C) -> (N, H * sh, W * sw, C)`."""
-        return ops.upsample2d(x, self.size, method=self.interpolation)

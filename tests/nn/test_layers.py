@@ -301,3 +301,13 @@ def test_layers_name_the_op_and_refuse_bool_rates_and_empty_batches():
         nn.Conv1D(2, 3, 5, rngs=r)(jnp.ones((1, 4, 2)))
     with pytest.raises(ValueError, match=r"batch_norm: x of shape \(0, 8, 8, 3\) .* at least one example"):
         nn.BatchNorm(3, rngs=r)(jnp.ones((0, 8, 8, 3)))
+
+
+def test_public_names_are_layers_and_functions_not_submodules():
+    import types
+
+    assert nn.linear is nn.ACTIVATIONS["linear"]  # not the module that holds Dense
+    np.testing.assert_array_equal(nn.linear(np.arange(3.0)), np.arange(3.0))
+    modules = [name for name in nn.__all__ if isinstance(getattr(nn, name), types.ModuleType)]
+    assert modules == []
+    assert nn.Dropout.__module__ == "cnnlab.nn.dropout" and nn.UpSampling2D.__module__ == "cnnlab.nn.resample"
