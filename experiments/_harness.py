@@ -200,11 +200,9 @@ class Run:
                 ds = cdata.load(name, split)
         except cdata.DataUnavailableError as e:
             if self.data_dir is not None:
-                # The files source's own line says which files it looked for.
-                tried = [
-                    ln.strip()[len("- files: ") :] for ln in str(e).splitlines() if ln.strip().startswith("- files:")
-                ]
-                raise UsageError(f"--data-dir {self.data_dir}: " + (tried[0] if tried else _first_line(e))) from None
+                # The files source's own reason says which files it looked for.
+                reason = dict(e.tried).get("files") or _first_line(e)
+                raise UsageError(f"--data-dir {self.data_dir}: {reason}") from None
             raise UsageError(f"dataset {name!r} is not available here:\n{e}") from None
         except ValueError as e:
             where = f"--data-dir {self.data_dir}: " if self.data_dir is not None else ""

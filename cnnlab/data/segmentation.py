@@ -17,7 +17,7 @@ import os
 
 import numpy as np
 
-from cnnlab.data.dataset import DataUnavailableError
+from cnnlab.data.dataset import DataUnavailableError, UnsupportedDatasetError
 from cnnlab.data.sources import _quiet_absl, tfds_data_dir
 
 __all__ = ["SEGMENTATION_DATASETS", "SegmentationDataset", "load_segmentation"]
@@ -108,7 +108,11 @@ def _open(name: str, split: str, directory: str):
     except ImportError as e:
         raise DataUnavailableError(
             f"load_segmentation: tensorflow-datasets is not installed ({e}); pip install tensorflow-datasets, then "
-            + _help(name)
+            + _help(name),
+            name=name,
+            split=split,
+            tried=[("tfds", f"tensorflow-datasets is not installed ({e})")],
+            remedies=["pip install tensorflow-datasets, then " + _help(name)],
         ) from None
     with _quiet_absl():
         builder = tfds.builder(name, data_dir=directory)
@@ -127,9 +131,13 @@ def _open(name: str, split: str, directory: str):
             )
     except Exception as e:  # tfds says "not prepared" as KeyError, ValueError, NotImplementedError, ...
         first = str(e).strip().splitlines()[0] if str(e).strip() else ""
+        reason = f"not prepared (array_record) in {directory} ({type(e).__name__}: {first})"
         raise DataUnavailableError(
-            f"load_segmentation: {name} split {split!r} is not prepared (array_record) in {directory} "
-            f"({type(e).__name__}: {first}); to provide it, " + _help(name)
+            f"load_segmentation: {name} split {split!r} is {reason}; to provide it, " + _help(name),
+            name=name,
+            split=split,
+            tried=[("tfds", reason)],
+            remedies=[_help(name)],
         ) from None
     return source, str(builder.info.version)
 
@@ -174,11 +182,12 @@ def load_segmentation(
       ``(N, size, size)``, ``class_names``, ``source``.
 
     Raises:
-      ValueError: unknown name or split, a bad ``size`` or ``limit``, a record whose image is
+      UnsupportedDatasetError: a name not in `SEGMENTATION_DATASETS` (a ValueError).
+      ValueError: unknown split, a bad ``size`` or ``limit``, a record whose image is
         not uint8 RGB, whose mask does not match its image's height and width, or whose mask
         holds values other than the dataset's (the message names the record).
       DataUnavailableError: the split is not prepared in the tfds data directory; the message
-        says how to prepare it. No download is attempted.
+        says how to prepare it (``tried`` holds ``("tfds", reason)``). No download is attempted.
 
     Example:
       >>> pets = load_segmentation("oxford_iiit_pet", "test", size=128, limit=500)  # doctest: +SKIP
@@ -188,9 +197,10 @@ def load_segmentation(
     from PIL import Image
 
     if not isinstance(name, str) or name not in SEGMENTATION_DATASETS:
-        raise ValueError(
+        raise UnsupportedDatasetError(
             f"load_segmentation: unknown dataset {name!r}; supported: {sorted(SEGMENTATION_DATASETS)} "
-            "(tfds datasets with an 'image' and a 'segmentation_mask' feature)"
+            "(tfds datasets with an 'image' and a 'segmentation_mask' feature)",
+            name=name if isinstance(name, str) else "",
         )
     spec = SEGMENTATION_DATASETS[name]
     if not isinstance(split, str) or split not in spec.splits:

