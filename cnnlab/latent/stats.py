@@ -42,8 +42,16 @@ def class_stats(z, labels, num_classes: int) -> tuple[jax.Array, jax.Array]:
       TypeError: non-floating codes or non-integer labels.
 
     Example:
-      >>> means, covs = class_stats(encode(model, train.images), train.labels, 10)  # doctest: +SKIP
-      >>> digits = sample_class(jax.random.key(0), means, covs, jnp.arange(10))  # doctest: +SKIP
+      >>> z = jnp.array([[0.0, 1.0], [2.0, 3.0], [4.0, 0.0], [6.0, 2.0]])  # e.g. encode(model, train.images)
+      >>> means, covs = class_stats(z, jnp.array([0, 0, 1, 1]), 2)
+      >>> means
+      Array([[1., 2.],
+             [5., 1.]], dtype=float32)
+      >>> covs[0]
+      Array([[2., 2.],
+             [2., 2.]], dtype=float32)
+      >>> sample_class(jax.random.key(0), means, covs, jnp.arange(2)).shape  # a new code of each class
+      (2, 2)
     """
     z = jnp.asarray(z)
     labels_np = np.asarray(labels)

@@ -74,8 +74,10 @@ def kernel_grid(
         wrong length; an unknown ``scale``; ``columns`` below 1 or given with ``C_in > 1``.
 
     Example:
+      >>> import matplotlib.pyplot as plt
       >>> sobel = np.array([[-1, 0, 1], [-2, 0, 2], [-1, 0, 1]], np.float32)
-      >>> fig = kernel_grid(np.stack([sobel, sobel.T], -1)[:, :, None], titles=["x", "y"])  # doctest: +SKIP
+      >>> fig = kernel_grid(np.stack([sobel, sobel.T], -1)[:, :, None], titles=["x", "y"])
+      >>> plt.close(fig)
     """
     import matplotlib.pyplot as plt
 
@@ -170,8 +172,16 @@ def feature_maps(
         or labels of the wrong length; an unknown ``scale``.
 
     Example:
-      >>> y = conv2d(x[:4], kernels, padding="SAME")                      # doctest: +SKIP
-      >>> fig = feature_maps(x[:4], y, map_titles=["edge x", "edge y"])   # doctest: +SKIP
+      >>> import matplotlib.pyplot as plt
+      >>> from cnnlab.ops import conv2d
+      >>> sobel = np.array([[-1, 0, 1], [-2, 0, 2], [-1, 0, 1]], np.float32)
+      >>> kernels = np.stack([sobel, sobel.T], -1)[:, :, None]  # (3, 3, 1, 2)
+      >>> x = np.random.default_rng(0).random((4, 28, 28, 1), np.float32)  # e.g. test.images[:4] / 255
+      >>> y = conv2d(x, kernels, padding="SAME")
+      >>> y.shape
+      (4, 28, 28, 2)
+      >>> fig = feature_maps(x, y, map_titles=["edge x", "edge y"])
+      >>> plt.close(fig)
     """
     import matplotlib.pyplot as plt
 

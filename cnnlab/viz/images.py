@@ -48,7 +48,11 @@ def image_rows(
       A matplotlib ``Figure`` (pyplot-managed, so ``Run.figure`` can close it).
 
     Example:
-      >>> fig = image_rows([("original", x[:8]), ("reconstruction", y[:8])])  # doctest: +SKIP
+      >>> import matplotlib.pyplot as plt
+      >>> x = np.zeros((8, 28, 28, 1), np.uint8)  # e.g. test.images[:8]
+      >>> y = np.ones((8, 28, 28, 1))  # e.g. a model's reconstructions, in [0, 1]
+      >>> fig = image_rows([("original", x), ("reconstruction", y)])
+      >>> plt.close(fig)
     """
     import matplotlib.pyplot as plt
 

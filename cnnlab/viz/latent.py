@@ -68,7 +68,12 @@ def latent_scatter(
       A matplotlib ``Figure``.
 
     Example:
-      >>> fig = latent_scatter(z, labels, points=p, point_images=decode(model, p))  # doctest: +SKIP
+      >>> import matplotlib.pyplot as plt
+      >>> z, labels = np.array([[0.0, 0.0], [1.0, 0.5], [-1.0, 2.0]]), np.array([0, 1, 1])  # encode(model, ...)
+      >>> p = np.array([[0.5, 1.0]])
+      >>> decoded = np.zeros((1, 28, 28, 1))  # e.g. decode(model, p)
+      >>> fig = latent_scatter(z, labels, points=p, point_images=decoded)
+      >>> plt.close(fig)
     """
     import matplotlib.pyplot as plt
 
