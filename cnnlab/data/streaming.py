@@ -6,7 +6,7 @@ Indices come from the same sampler as the device path (`epoch_indices`), so a ke
 the same order in both.
 """
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 
 import numpy as np
 
@@ -91,3 +91,67 @@ def stream_batches(
             "label": np.asarray([e[label_key] for e in examples]).astype(np.int32),
             "mask": row_mask,
         }
+
+
+class SourceReader:
+    """Reads batches of a random-access source of ``{'image', 'label'}`` dicts on the host.
+
+    The streaming path of `cnnlab.train.fit` and `evaluate`: ``source[i]`` is a dict with
+    ``'image'`` (uint8 ``(H, W, C)``) and ``'label'`` (an int), from a ``tfds.data_source``
+    (`open_source`), a grain ``MapDataset`` or a list of dicts. Nothing is held on the device
+    but the current batch.
+
+    Attributes:
+      n: the number of records.
+      image_shape: record 0's image shape, which every record must share.
+      validate: None, or ``(images, labels) -> None`` raising ValueError for a bad batch; the
+        error is re-raised naming the records read.
+    """
+
+    def __init__(self, source, *, fn: str, name: str, first: Mapping | None = None):
+        first = source[0] if first is None else first  # record 0, when the caller has read it
+        if not isinstance(first, Mapping) or "image" not in first or "label" not in first:
+            raise TypeError(
+                f"{fn}: {name} is a source whose records must be dicts with 'image' and 'label'; "
+                f"record 0 is {type(first).__name__}"
+                + (f" with keys {sorted(first)}" if isinstance(first, Mapping) else "")
+            )
+        self.source, self.n = source, len(source)
+        self.image_shape = np.asarray(first["image"]).shape
+        self.fn, self.name = fn, name
+        self.validate: Callable[[np.ndarray, np.ndarray], None] | None = None
+
+    def batch(self, rows) -> tuple[np.ndarray, np.ndarray]:
+        """uint8 images ``(B, H, W, C)`` and int32 labels ``(B,)`` of records ``rows``."""
+        rows = [int(i) for i in rows]
+        # Looked up on the type, as Python looks up every special method.
+        getitems = getattr(type(self.source), "__getitems__", None)
+        records = getitems(self.source, rows) if getitems is not None else [self.source[i] for i in rows]
+        images = [np.asarray(r["image"]) for r in records]
+        for i, im in zip(rows, images):
+            if im.shape != self.image_shape:
+                raise ValueError(
+                    f"{self.fn}: {self.name} records must all hold images of shape {self.image_shape}; "
+                    f"record {i} holds {im.shape}"
+                )
+        images, labels = np.stack(images), np.asarray([r["label"] for r in records])
+        try:
+            if self.validate is not None:
+                self.validate(images, labels)
+            elif not np.issubdtype(labels.dtype, np.integer):
+                raise ValueError(f"{self.fn}: {self.name} labels must be integers; got dtype {labels.dtype}")
+        except ValueError as e:  # name the records, not the rows of this batch
+            raise ValueError(f"{e} [records {rows[0]}..{rows[-1]} of the source, read in this batch]") from None
+        return images, labels.astype(np.int32)
+
+
+def as_reader(data, *, fn: str, name: str) -> SourceReader | None:
+    """A `SourceReader` when ``data`` is a non-empty random-access source of dicts, else None."""
+    if hasattr(data, "shape") or (isinstance(data, tuple | list) and len(data) == 2 and all(
+            hasattr(a, "shape") for a in data)):
+        return None  # an array, or (inputs, targets)
+    if hasattr(data, "__len__") and hasattr(data, "__getitem__") and len(data):
+        first = data[0]
+        if isinstance(first, Mapping):
+            return SourceReader(data, fn=fn, name=name, first=first)
+    return None

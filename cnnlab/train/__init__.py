@@ -7,11 +7,11 @@ from cnnlab.train.batch_stats import recompute_batch_stats as recompute_batch_st
 from cnnlab.train.checkpoint import Checkpointer as Checkpointer
 from cnnlab.train.checkpoint import CheckpointError as CheckpointError
 from cnnlab.train.checkpoint import restore_model as restore_model
-from cnnlab.train.engine import DivergenceError as DivergenceError
-from cnnlab.train.engine import NonFiniteLossError as NonFiniteLossError
-from cnnlab.train.engine import evaluate as evaluate
 from cnnlab.train.engine import fit as fit
-from cnnlab.train.engine import predict as predict
+from cnnlab.train.evaluate import evaluate as evaluate
+from cnnlab.train.evaluate import predict as predict
+from cnnlab.train.guards import DivergenceError as DivergenceError
+from cnnlab.train.guards import NonFiniteLossError as NonFiniteLossError
 from cnnlab.train.history import History as History
 from cnnlab.train.history import plot_histories as plot_histories
 from cnnlab.train.many import fit_many as fit_many

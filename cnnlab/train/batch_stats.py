@@ -18,7 +18,8 @@ from flax import nnx
 
 from cnnlab import data as cdata
 from cnnlab.nn import BatchNorm
-from cnnlab.train.engine import _check_batch, _reseed, _scale, _split
+from cnnlab.train.core import reseed, scale, split
+from cnnlab.train.inputs import check_positive
 
 __all__ = ["recompute_batch_stats"]
 
@@ -30,8 +31,8 @@ def _batch_norms(model) -> list:
 @functools.partial(jax.jit, static_argnums=0)
 def _batch_moments(graphdef, params, keys, rest, x, key):
     """Training-mode forward of one batch; each BatchNorm's (batch mean, biased batch var)."""
-    model = nnx.merge(graphdef, params, _reseed(keys, key), rest, copy=True)
-    model(_scale(x))
+    model = nnx.merge(graphdef, params, reseed(keys, key), rest, copy=True)
+    model(scale(x))
     return [(bn.mean[...], bn.var[...]) for bn in _batch_norms(model)]
 
 
@@ -81,7 +82,7 @@ def recompute_batch_stats(model: nnx.Module, inputs, *, batch_size: int = 32, se
             f"recompute_batch_stats: {type(model).__name__} holds no cnnlab.nn.BatchNorm; nothing to recompute"
         )
     n = int(inputs.shape[0])
-    _check_batch("recompute_batch_stats", batch_size, n, "batch_size")
+    check_positive("recompute_batch_stats", "batch_size", batch_size)
     if batch_size > n:
         raise ValueError(f"recompute_batch_stats: batch_size {batch_size} is larger than the {n} inputs")
     idx, _ = cdata.epoch_indices(jax.random.key(seed), n, batch_size=batch_size, remainder="drop")
@@ -91,7 +92,7 @@ def recompute_batch_stats(model: nnx.Module, inputs, *, batch_size: int = 32, se
         for bn in norms:
             bn.momentum = 0.0  # the forward then stores the batch's own moments
         model.train()
-        graphdef, params, keys, rest = _split(model)
+        graphdef, params, keys, rest = split(model)
         x = jax.device_put(inputs)
         base = jax.random.key(seed)
         moments = []

@@ -55,14 +55,14 @@ def arm(fault: str) -> None:
         from jax._src import dispatch
 
         def lowered(event, _secs, **kw):
-            if event == dispatch.JAXPR_TO_MLIR_MODULE_EVENT and "_scan_epoch" in kw.get("fun_name", ""):
+            if event == dispatch.JAXPR_TO_MLIR_MODULE_EVENT and "scan_epoch" in kw.get("fun_name", ""):
                 die("compile: epoch program lowered, not compiled")
 
         jax.monitoring.register_event_duration_secs_listener(lowered)
     elif kind == "epoch":
-        from cnnlab.train import engine
+        from cnnlab.train import core
 
-        real = engine._scan_epoch
+        real = core.scan_epoch
 
         def scan_epoch(spec, carry, epoch, *rest):
             out = real(spec, carry, epoch, *rest)
@@ -70,7 +70,7 @@ def arm(fault: str) -> None:
                 die(f"epoch {nums[0]}: dispatched")
             return out
 
-        engine._scan_epoch = scan_epoch
+        core.scan_epoch = scan_epoch
     elif kind in ("save", "commit"):
         from orbax.checkpoint._src.path import atomicity
 

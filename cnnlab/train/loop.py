@@ -1,0 +1,307 @@
+"""The epoch loop of `fit` and `fit_many`, written once.
+
+A *trainer* runs the compiled epochs of one model (`fit`) or of a vmapped stack of members
+(`fit_many`); this loop does everything around them, for M members alike (M = 1 for `fit`):
+
+- stops at a NaN/inf loss, a parameter that went NaN/inf, or a diverging loss (or, with
+  ``freeze``, stops only that member at its last good state and trains the others on);
+- writes the history records (training means, validation, timings);
+- shows progress, checkpoints on schedule, calls ``on_epoch`` and stops early when asked.
+
+The trainer's side is the `Trainer` protocol below. Its arrays carry the members on a leading
+axis on the host: a loss per member and step, sums per member and step.
+"""
+
+import dataclasses
+import math
+import os
+import sys
+import time
+from collections.abc import Callable
+from typing import Any, Protocol
+
+import jax
+import numpy as np
+
+from cnnlab.train import guards
+from cnnlab.train.checkpoint import Checkpointer, CheckpointError
+from cnnlab.train.guards import DivergenceError, NonFiniteLossError
+from cnnlab.train.history import History
+from cnnlab.train.inputs import check_positive
+from cnnlab.train.state import TrainState
+
+__all__ = ["Checkpointing", "EpochLoop", "LoopOptions", "Trainer"]
+
+
+@dataclasses.dataclass(frozen=True)
+class Checkpointing:
+    """Where and when a run checkpoints; `fit`'s and `fit_many`'s checkpoint arguments."""
+
+    directory: str | os.PathLike | None = None
+    every: int = 1
+    keep: int = 3
+    best_metric: str | None = None
+    resume: bool = False
+    overwrite: bool = False
+
+    def check(self, fn: str) -> "Checkpointing":
+        """Raises ValueError for settings that contradict each other; returns ``self``."""
+        check_positive(fn, "checkpoint_every", self.every)
+        if self.resume and self.directory is None:
+            raise ValueError(f"{fn}: resume=True needs checkpoint_dir")
+        if self.resume and self.overwrite:
+            raise ValueError(
+                f"{fn}: resume=True continues from the checkpoints and overwrite=True deletes them; pass one"
+            )
+        if self.best_metric is not None and self.directory is None:
+            raise ValueError(f"{fn}: best_metric selects checkpoints; it needs checkpoint_dir")
+        return self
+
+    @property
+    def best_mode(self) -> str | None:
+        """``"max"`` for accuracy names, ``"min"`` for others, None without ``best_metric``."""
+        return None if self.best_metric is None else ("max" if "accuracy" in self.best_metric else "min")
+
+    def open(self, fn: str, arrays) -> Checkpointer | None:
+        """The run's `Checkpointer`, its directory claimed before anything trains: another run's
+        checkpoints are refused unless resuming or told to overwrite; the disk must have room."""
+        if self.directory is None:
+            return None
+        ckpt = Checkpointer(self.directory, keep=self.keep, best_metric=self.best_metric, best_mode=self.best_mode)
+        try:
+            existing = ckpt.epochs()
+            if existing and not self.resume:
+                if not self.overwrite:
+                    raise CheckpointError(
+                        f"{fn}: checkpoint_dir {ckpt.directory} already holds checkpoints of epochs {existing}; "
+                        "pass resume=True to continue from them, overwrite=True to delete them and start "
+                        "afresh, or another checkpoint_dir"
+                    )
+                ckpt.clear()
+            ckpt.check_space(sum(getattr(a, "nbytes", 0) for a in jax.tree.leaves(arrays)))
+        except BaseException:
+            ckpt.close()
+            raise
+        return ckpt
+
+    def due(self, epoch: int, epochs: int) -> bool:
+        """Whether 1-based ``epoch`` of ``epochs`` is checkpointed."""
+        return self.directory is not None and (epoch % self.every == 0 or epoch == epochs)
+
+
+def check_config(fn: str, where: str, stored: dict, now: dict) -> None:
+    """Refuses to resume from a checkpoint whose config differs from this run's in any key of ``now``."""
+    for k, v in now.items():
+        if k == "optimizer_fingerprint" and stored.get(k) != v:
+            raise CheckpointError(
+                f"{fn}: cannot resume from {where}: it was trained with other optimizer hyperparameters (a "
+                f"different learning rate, schedule or optimizer; {stored.get('optimizer')!r} then, "
+                f"{now.get('optimizer')!r} now); use the same optimizer or another checkpoint_dir"
+            )
+        if stored.get(k) != v:
+            raise CheckpointError(
+                f"{fn}: cannot resume from {where}: its {k} is {stored.get(k)!r} but this run's is {v!r}; "
+                "use the same setting or another checkpoint_dir"
+            )
+
+
+@dataclasses.dataclass(frozen=True)
+class LoopOptions:
+    """How the loop runs; the rest of `fit`'s and `fit_many`'s arguments."""
+
+    fn: str  # "fit" or "fit_many", for messages
+    epochs: int
+    divergence_factor: float | None = 100.0
+    freeze: bool = False  # a member whose loss goes NaN/inf or diverges stops alone; others train on
+    verbose: bool = True
+    on_epoch: Callable | None = None
+
+
+class Trainer(Protocol):
+    """What the loop needs from `fit`'s single model or `fit_many`'s stack of M members."""
+
+    names: list[str]  # ["loss", *metrics]
+    members: int
+    steps: int  # per epoch
+    batch_size: int
+    per_step: bool  # shows its own bar of steps
+
+    def epoch(self, state: TrainState, epoch: int, show: bool) -> tuple[TrainState, np.ndarray, dict]:
+        """Trains epoch ``epoch`` (0-based): the state, losses ``(M, steps)``, sums ``{name: (M, steps)}``."""
+
+    def validate(self, state: TrainState) -> dict | None:
+        """Validation means ``{name: (M,)}``, or None without validation data."""
+
+    def finite(self, state: TrainState) -> np.ndarray:
+        """``(M,)``: whether each member's parameters and statistics are all finite."""
+
+    def freeze(self, state: TrainState, before: TrainState, members: np.ndarray) -> TrainState:
+        """``state`` with ``members`` (a ``(M,)`` mask) put back to ``before`` and stopped."""
+
+    def publish(self, state: TrainState) -> None:
+        """Writes ``state`` into the model(s)."""
+
+    def member(self, j: int) -> str:
+        """Member ``j`` for a message: ``""`` for one model, ``" of seed 3"`` in a stack."""
+
+    def checkpoint(self, state: TrainState, epoch: int, loop: "EpochLoop") -> tuple[Any, dict, dict]:
+        """``(arrays, meta, metrics)`` to save as the checkpoint of 1-based ``epoch``."""
+
+    def report(self, records: list[dict]) -> Any:
+        """What ``on_epoch`` is called with: the record (one model) or the list of them."""
+
+
+@dataclasses.dataclass
+class EpochLoop:
+    """One run's loop: its trainer, options, checkpoints, histories and divergence references."""
+
+    trainer: Trainer
+    options: LoopOptions
+    histories: list[History]
+    checkpointing: Checkpointing = Checkpointing()
+    ckpt: Checkpointer | None = None
+    references: list = None  # per member: the lowest of the first-step loss and each epoch's mean
+
+    def __post_init__(self):
+        if self.references is None:
+            self.references = [None] * self.trainer.members
+
+    def run(self, state: TrainState, start: int) -> TrainState:
+        """Trains epochs ``start`` to ``options.epochs``; the model(s) hold the result."""
+        show = bool(self.options.verbose) and sys.stderr.isatty()
+        bar = None
+        if show and not self.trainer.per_step:
+            from tqdm.auto import tqdm
+
+            bar = tqdm(total=self.options.epochs, initial=start, unit="epoch", desc=self.options.fn, leave=True)
+        try:
+            for epoch in range(start, self.options.epochs):
+                state, records = self._epoch(state, epoch, show)
+                if bar is not None:
+                    bar.set_postfix(_postfix(records, self.trainer.names))
+                    bar.update(1)
+                saved = self.checkpointing.due(epoch + 1, self.options.epochs)
+                if saved:
+                    self._save(state, epoch + 1)
+                if self.options.on_epoch is not None and _says_stop(self.options.on_epoch(
+                        self.trainer.report([dict(r) for r in records]))):
+                    # Stopped early: this epoch is the run's last, so it is checkpointed too.
+                    if self.ckpt is not None and not saved:
+                        self._save(state, epoch + 1)
+                    break
+        finally:
+            if bar is not None:
+                bar.close()
+        self.trainer.publish(state)
+        return state
+
+    def _epoch(self, state: TrainState, epoch: int, show: bool) -> tuple[TrainState, list[dict]]:
+        t0, before = time.perf_counter(), state
+        running = self._running()
+        state, values, sums = self.trainer.epoch(state, epoch, show)
+        self._nonfinite_steps(state, epoch, values, running)
+        records = [self._train_record(j, epoch, sums) for j in range(self.trainer.members)]
+        if epoch == 0:
+            for j in np.flatnonzero(running):
+                self._lower(j, float(values[j, 0]))  # the loss of the initial parameters
+        state = self._check_states(state, before, epoch, records)
+        for j, r in enumerate(records):
+            self._lower(j, r["loss"])
+        val = self.trainer.validate(state)
+        dt = time.perf_counter() - t0
+        done = self.trainer.members * self.trainer.steps * self.trainer.batch_size
+        for j, (h, r) in enumerate(zip(self.histories, records)):
+            if val is not None:
+                r.update({f"val_{k}": float(val[k][j]) for k in self.trainer.names})
+            r.update(time_s=dt, examples_per_s=done / dt)
+            h.records.append(r)
+        return state, records
+
+    def _running(self) -> np.ndarray:
+        return np.asarray(["diverged_at" not in h.config for h in self.histories])
+
+    def _lower(self, j: int, loss: float) -> None:
+        if math.isfinite(loss):
+            ref = self.references[j]
+            self.references[j] = loss if ref is None else min(ref, loss)
+
+    def _train_record(self, j: int, epoch: int, sums: dict) -> dict:
+        seen = self.trainer.steps * self.trainer.batch_size
+        if "diverged_at" in self.histories[j].config:  # no training this epoch (or from a step of it on)
+            return {"epoch": epoch + 1, **{k: math.nan for k in self.trainer.names}}
+        return {"epoch": epoch + 1, **{k: float(np.sum(sums[k][j], dtype=np.float64)) / seen
+                                       for k in self.trainer.names}}
+
+    def _last(self) -> str | None:
+        latest = None if self.ckpt is None else self.ckpt.latest()
+        return None if latest is None else self.ckpt.path(latest)
+
+    def _nonfinite_steps(self, state, epoch, values, running) -> None:
+        """Members whose loss went NaN/inf this epoch: stop the run, or (``freeze``) that member.
+        The step function already held such a member at its last good state from that step on."""
+        fn, steps = self.options.fn, self.trainer.steps
+        for j in np.flatnonzero(running & ~np.all(np.isfinite(values), axis=1)):
+            step = int(np.flatnonzero(~np.isfinite(values[j]))[0])
+            if self.options.freeze:
+                self.histories[j].config["diverged_at"] = {"epoch": epoch + 1, "step": step + 1}
+                continue
+            self.trainer.publish(state)
+            raise NonFiniteLossError(
+                f"{fn}: the loss{self.trainer.member(j)} became {values[j, step]} at epoch {epoch + 1}, step "
+                f"{step + 1} of {steps} (global step {epoch * steps + step}); stopped. The model holds the "
+                f"parameters from before that step; last good checkpoint: {self._last()}. Lower the learning rate?",
+                epoch=epoch + 1, step=step + 1, history=self.histories[j], checkpoint=self._last(),
+            )
+
+    def _check_states(self, state, before, epoch, records) -> TrainState:
+        """Members whose parameters went non-finite under a finite loss, or whose loss diverged:
+        the run stops with the model(s) back at the epoch's start, or (``freeze``) that member does."""
+        finite = self.trainer.finite(state)
+        running = self._running()
+        bad = running & ~finite
+        factor = self.options.divergence_factor
+        diverged = np.asarray([bool(run) and guards.diverged(r["loss"], ref, factor)
+                               for run, r, ref in zip(running, records, self.references)])
+        if not (bad | diverged).any():
+            return state
+        if self.options.freeze:
+            for j in np.flatnonzero(bad | diverged):
+                self.histories[j].config["diverged_at"] = {"epoch": epoch + 1, "step": None}
+                records[j].update({k: math.nan for k in self.trainer.names})
+            return self.trainer.freeze(state, before, bad | diverged)
+        self.trainer.publish(before)
+        j = int(np.flatnonzero(bad | diverged)[0])
+        where = (f"stopped before saving it. The model holds the state from the start of epoch {epoch + 1}; "
+                 f"last good checkpoint: {self._last()}")
+        fn, who, kw = self.options.fn, self.trainer.member(j), dict(
+            epoch=epoch + 1, step=None, history=self.histories[j], checkpoint=self._last())
+        if bad[j]:
+            raise NonFiniteLossError(
+                f"{fn}: a parameter or batch statistic{who} became NaN/inf during epoch {epoch + 1} while the loss "
+                f"stayed finite; {where}. Lower the learning rate?", **kw)
+        raise DivergenceError(
+            f"{fn}: the training loss{who} diverged at epoch {epoch + 1}: its mean {records[j]['loss']:.4g} is over "
+            f"divergence_factor={factor:g} times the lowest so far ({self.references[j]:.4g}); {where}. Lower the "
+            "learning rate, or raise divergence_factor (None turns the check off)", **kw)
+
+    def _save(self, state: TrainState, epoch: int) -> None:
+        arrays, meta, metrics = self.trainer.checkpoint(state, epoch, self)
+        self.ckpt.save(epoch, arrays, meta, metrics=metrics)
+
+
+def _says_stop(answer) -> bool:
+    """An ``on_epoch`` callback's answer: only a boolean True stops training."""
+    return isinstance(answer, bool | np.bool_) and bool(answer)
+
+
+def _postfix(records: list[dict], names: list[str]) -> dict:
+    """The bar's numbers: the record of one model; the members' mean (``mean_loss``...) of several."""
+    keys = [k for k in records[0] if k in names or k.startswith("val_")]
+    if len(records) == 1:
+        return {k: f"{records[0][k]:.4g}" for k in keys}
+    return {f"mean_{k}": f"{np.nanmean([r[k] for r in records]):.4g}" for k in keys}
+
+
+def finite_metrics(record: dict) -> dict:
+    """The finite numbers of a record: what a checkpoint stores to rank itself by."""
+    return {k: v for k, v in record.items() if isinstance(v, float) and math.isfinite(v)}
