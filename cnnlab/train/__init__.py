@@ -6,7 +6,7 @@ See ``docs/train.md``. Every public name is listed here.
 from cnnlab.train.batch_stats import recompute_batch_stats as recompute_batch_stats
 from cnnlab.train.checkpoint import Checkpointer as Checkpointer
 from cnnlab.train.checkpoint import CheckpointError as CheckpointError
-from cnnlab.train.checkpoint import restore_model as restore_model
+from cnnlab.train.restore import restore_model as restore_model
 from cnnlab.train.engine import fit as fit
 from cnnlab.train.evaluate import evaluate as evaluate
 from cnnlab.train.evaluate import predict as predict

@@ -19,7 +19,6 @@ Restoring goes into abstract structures (``jax.ShapeDtypeStruct`` leaves, as
 leaf by leaf and any difference is reported with the directory.
 """
 
-import hashlib
 import os
 import shutil
 import tempfile
@@ -28,9 +27,10 @@ import warnings
 import jax
 import numpy as np
 import orbax.checkpoint as ocp
-from flax import nnx
 
-__all__ = ["CheckpointError", "Checkpointer", "CorruptCheckpointError", "restore_model"]
+from cnnlab.train import trees
+
+__all__ = ["CheckpointError", "Checkpointer", "CorruptCheckpointError"]
 
 
 class CheckpointError(RuntimeError):
@@ -44,46 +44,6 @@ class CorruptCheckpointError(CheckpointError):
 # Files every complete step has; a step missing one was deleted or copied half way.
 _STEP_FILES = ("_CHECKPOINT_METADATA", "meta/metadata", "state/_METADATA")
 _DELETING = ".deleting"
-
-
-def _is_key(x) -> bool:
-    return isinstance(x, jax.Array | jax.ShapeDtypeStruct) and jax.dtypes.issubdtype(
-        x.dtype, jax.dtypes.prng_key
-    )
-
-
-def _keys_to_data(tree):
-    """Typed PRNG keys -> their uint32 data (orbax stores plain arrays)."""
-    def conv(x):
-        if not _is_key(x):
-            return x
-        if isinstance(x, jax.ShapeDtypeStruct):
-            return jax.eval_shape(jax.random.key_data, x)
-        return jax.random.key_data(x)
-    return jax.tree.map(conv, tree)
-
-
-def _data_to_keys(tree, like):
-    """Inverse of `_keys_to_data`, taking each key's implementation from ``like``."""
-    def conv(x, t):
-        if not _is_key(t):
-            return x
-        # An abstract key (nnx.eval_shape) carries no implementation: use the default one.
-        impl = jax.random.key_impl(t) if isinstance(t, jax.Array) else None
-        return jax.random.wrap_key_data(x, impl=impl)
-    return jax.tree.map(conv, tree, like)
-
-
-def _abstract(tree):
-    return jax.tree.map(lambda x: jax.ShapeDtypeStruct(np.shape(x), x.dtype), tree)
-
-
-def _flat(tree) -> dict[str, tuple]:
-    out = {}
-    for path, leaf in jax.tree_util.tree_flatten_with_path(tree)[0]:
-        name = "/".join(str(getattr(p, "key", getattr(p, "idx", getattr(p, "name", p)))) for p in path)
-        out[name] = (tuple(leaf.shape), np.dtype(leaf.dtype).name)
-    return out
 
 
 class Checkpointer:
@@ -229,7 +189,7 @@ class Checkpointer:
                 f"Checkpointer.save: best_metric {self.best_metric!r} is not among the epoch's "
                 f"values {sorted(metrics or {})}; pass val_data for a val_* metric"
             )
-        state = _keys_to_data(state)
+        state = trees.keys_to_data(state)
         metrics = {k: float(v) for k, v in (metrics or {}).items()}
         if os.path.isdir(self.path(epoch)):
             self.remove(epoch)  # a corrupted one that resume skipped: this run rewrites it
@@ -238,7 +198,7 @@ class Checkpointer:
                 epoch,
                 args=ocp.args.Composite(state=ocp.args.StandardSave(state),
                                         meta=ocp.args.JsonSave({**meta, "metrics": metrics}),
-                                        checksums=ocp.args.JsonSave(_checksums(state))),
+                                        checksums=ocp.args.JsonSave(trees.checksums(state))),
                 force=True,
             )
             self._manager.wait_until_finished()
@@ -258,34 +218,6 @@ class Checkpointer:
             raise CorruptCheckpointError(
                 f"restore: checkpoint {self.path(epoch)} is corrupted: cannot read its meta ({e})"
             ) from e
-
-    def restore_newest(self, like: dict, check=None) -> tuple[dict, dict] | None:
-        """The newest checkpoint that reads back intact, into the structure of ``like``.
-
-        A corrupted one is skipped with a warning and the one before it tried. ``check(where,
-        meta)`` may refuse a checkpoint (raising CheckpointError) before its arrays are read.
-
-        Returns:
-          ``(state, meta)``, or None when the directory holds no checkpoint.
-
-        Raises:
-          CheckpointError: ``check`` refused, the model does not fit, or none is intact.
-        """
-        epochs, errors = self.epochs(), []
-        for epoch in reversed(epochs):
-            try:
-                if check is not None:
-                    check(self.path(epoch), self.read_meta(epoch))
-                found = self.restore(epoch, like)
-            except CorruptCheckpointError as e:
-                errors.append(str(e))
-                continue
-            for e in errors:
-                warnings.warn(f"{e}; resuming from {self.path(epoch)} instead", RuntimeWarning, stacklevel=2)
-            return found
-        if errors:
-            raise CorruptCheckpointError(f"restore: no intact checkpoint in {self.directory}: " + "; ".join(errors))
-        return None
 
     def restore(self, epoch: int | None, like: dict, *, partial: bool = False) -> tuple[dict, dict]:
         """Reads checkpoint ``epoch`` (None: the latest) into the structure of ``like``.
@@ -312,7 +244,7 @@ class Checkpointer:
                 f"restore: no checkpoint of epoch {epoch} in {self.directory}; it has {self.epochs()}"
             )
         where = self.path(epoch)
-        target = _abstract(_keys_to_data(like))
+        target = trees.abstract(trees.keys_to_data(like))
         try:
             stored = self._manager.item_metadata(epoch)["state"]
         except Exception as e:  # orbax raises several types for unreadable metadata
@@ -324,12 +256,12 @@ class Checkpointer:
             missing = sorted(set(target) - set(stored))
             if missing:
                 raise CheckpointError(f"restore: checkpoint {where} holds no {missing}; it holds {sorted(stored)}")
-            _compare(where, _flat({k: stored[k] for k in target}), _flat(target))
+            _check_fits(where, trees.flat({k: stored[k] for k in target}), trees.flat(target))
             full = {k: jax.tree.map(lambda m: jax.ShapeDtypeStruct(tuple(m.shape), m.dtype), v)
                     for k, v in stored.items()}
             target = {**full, **target}
         else:
-            _compare(where, _flat(stored), _flat(target))
+            _check_fits(where, trees.flat(stored), trees.flat(target))
         try:
             out = self._manager.restore(
                 epoch, args=ocp.args.Composite(state=ocp.args.StandardRestore(target), meta=ocp.args.JsonRestore(),
@@ -339,14 +271,14 @@ class Checkpointer:
             raise CorruptCheckpointError(f"restore: checkpoint {where} is corrupted: {type(e).__name__}: {e}") from e
         state = {k: out["state"][k] for k in like}
         # orbax does not checksum array data: a flipped bit would restore silently.
-        got, stored_sums = _checksums(state), out["checksums"] or {}
+        got, stored_sums = trees.checksums(state), out["checksums"] or {}
         bad = sorted(k for k in got if stored_sums.get(k) != got[k])
         if bad:
             raise CorruptCheckpointError(
                 f"restore: checkpoint {where} is corrupted: the data of {bad[:8]} does not match the "
                 f"sha256 recorded when it was saved"
             )
-        return _data_to_keys(state, like), out["meta"]
+        return trees.data_to_keys(state, like), out["meta"]
 
     def close(self) -> None:
         """Waits for pending writes and releases orbax's resources."""
@@ -365,72 +297,8 @@ def _writable(directory: str) -> None:
         raise CheckpointError(f"fit: cannot write checkpoints in checkpoint_dir {directory}: {e}") from e
 
 
-def _checksums(tree) -> dict[str, str]:
-    """sha256 of every leaf's bytes, by path."""
-    leaves = jax.tree_util.tree_flatten_with_path(tree)[0]
-    return {jax.tree_util.keystr(p): hashlib.sha256(np.ascontiguousarray(np.asarray(v)).tobytes()).hexdigest()
-            for p, v in leaves}
-
-
-def _compare(where: str, stored: dict, wanted: dict) -> None:
-    missing = sorted(set(wanted) - set(stored))
-    extra = sorted(set(stored) - set(wanted))
-    differ = [f"{k}: stored {stored[k][0]} {stored[k][1]}, needed {wanted[k][0]} {wanted[k][1]}"
-              for k in sorted(set(stored) & set(wanted)) if stored[k] != wanted[k]]
-    if missing or extra or differ:
-        lines = []
-        if missing:
-            lines.append(f"missing from the checkpoint: {missing[:8]}{' ...' if len(missing) > 8 else ''}")
-        if extra:
-            lines.append(f"not in the model: {extra[:8]}{' ...' if len(extra) > 8 else ''}")
-        lines += differ[:8]
-        raise CheckpointError(
-            f"restore: checkpoint {where} does not match the model being restored into; "
-            + "; ".join(lines) + ". Was it written for another model or optimizer?"
-        )
-
-
-def restore_model(model: nnx.Module, directory: str | os.PathLike, *, epoch: int | str | None = None):
-    """Loads the model state of a `fit` checkpoint.
-
-    Args:
-      model: a model of the architecture that was trained; an abstract one from
-        ``nnx.eval_shape(lambda: Model(rngs=nnx.Rngs(0)))`` works and allocates nothing
-        until the arrays are read.
-      directory: the ``checkpoint_dir`` given to `fit`.
-      epoch: an epoch, ``"best"`` (by fit's ``best_metric``), or None for the latest.
-
-    Returns:
-      ``(model, meta)``: a model (``nnx.merge`` of ``model``'s graph and the stored state)
-      and the checkpoint's meta: ``config``, ``epoch``, ``history``.
-    """
-    graphdef, state = nnx.split(model)
-    ckpt = Checkpointer(directory, read_only=True)
-    try:
-        if epoch == "best":
-            epoch = _best_epoch(ckpt)
-        restored, meta = ckpt.restore(epoch, {"model": nnx.to_pure_dict(state)}, partial=True)
-    finally:
-        ckpt.close()
-    nnx.replace_by_pure_dict(state, restored["model"])
-    return nnx.merge(graphdef, state), meta
-
-
-def _best_epoch(ckpt: Checkpointer) -> int:
-    epochs = ckpt.epochs()
-    if not epochs:
-        raise CheckpointError(f"restore_model: no finalized checkpoint in {ckpt.directory}")
-    metas = {}
-    for e in epochs:
-        try:
-            metas[e] = ckpt.read_meta(e)
-        except CorruptCheckpointError as err:
-            ckpt._warn(e, str(err))
-    if not metas:
-        raise CheckpointError(f"restore_model: no readable checkpoint in {ckpt.directory}")
-    config = metas[max(metas)]["config"]
-    name, mode = config.get("best_metric"), config.get("best_mode")
-    if not name:
-        raise CheckpointError(f"restore_model: {ckpt.directory} was written without best_metric; pass an epoch")
-    scores = {e: m["history"]["records"][-1][name] for e, m in metas.items()}
-    return (min if mode == "min" else max)(scores, key=scores.get)
+def _check_fits(where: str, stored: dict, wanted: dict) -> None:
+    lines = trees.differences(stored, wanted)
+    if lines:
+        raise CheckpointError(f"restore: checkpoint {where} does not match the model being restored into; "
+                              + "; ".join(lines) + ". Was it written for another model or optimizer?")

@@ -23,7 +23,8 @@ from cnnlab.train import core, guards, objectives
 from cnnlab.train.evaluate import sums_over
 from cnnlab.train.history import History
 from cnnlab.train.inputs import Data, Mesh, check_data, check_positive, jsonable, read, replicate, to_device
-from cnnlab.train.loop import Checkpointing, EpochLoop, LoopOptions, check_config, finite_metrics
+from cnnlab.train.loop import Checkpointing, EpochLoop, LoopOptions, finite_metrics
+from cnnlab.train.restore import check_config, restore_newest
 from cnnlab.train.optimizers import resolve as resolve_optimizer
 from cnnlab.train.state import TrainState
 
@@ -215,7 +216,7 @@ def _resume(loop: EpochLoop, state: TrainState, config: dict) -> tuple[TrainStat
     like = {"model": nnx.to_pure_dict(nnx.state(trainer.model)), "opt_state": state.opt_state,
             "key": np.asarray(jax.random.key_data(trainer.base))}
     now = {k: config.get(k) for k in _RESUME_KEYS}
-    found = loop.ckpt.restore_newest(like, check=lambda where, meta: check_config("fit", where, meta["config"], now))
+    found = restore_newest(loop.ckpt, like, check=lambda where, meta: check_config("fit", where, meta["config"], now))
     if found is None:
         return state, 0
     stored, meta = found

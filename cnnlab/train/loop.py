@@ -89,22 +89,6 @@ class Checkpointing:
         return self.directory is not None and (epoch % self.every == 0 or epoch == epochs)
 
 
-def check_config(fn: str, where: str, stored: dict, now: dict) -> None:
-    """Refuses to resume from a checkpoint whose config differs from this run's in any key of ``now``."""
-    for k, v in now.items():
-        if k == "optimizer_fingerprint" and stored.get(k) != v:
-            raise CheckpointError(
-                f"{fn}: cannot resume from {where}: it was trained with other optimizer hyperparameters (a "
-                f"different learning rate, schedule or optimizer; {stored.get('optimizer')!r} then, "
-                f"{now.get('optimizer')!r} now); use the same optimizer or another checkpoint_dir"
-            )
-        if stored.get(k) != v:
-            raise CheckpointError(
-                f"{fn}: cannot resume from {where}: its {k} is {stored.get(k)!r} but this run's is {v!r}; "
-                "use the same setting or another checkpoint_dir"
-            )
-
-
 @dataclasses.dataclass(frozen=True)
 class LoopOptions:
     """How the loop runs; the rest of `fit`'s and `fit_many`'s arguments."""

@@ -11,8 +11,7 @@ shared. The loop around the epochs is `fit`'s own (`loop.EpochLoop`). Useful for
 
 import dataclasses
 import functools
-import math
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import jax
@@ -23,9 +22,10 @@ from flax import nnx
 from cnnlab.train import core, guards, objectives
 from cnnlab.train.history import History
 from cnnlab.train.inputs import check_data, check_positive, jsonable, read, to_device
-from cnnlab.train.loop import Checkpointing, EpochLoop, LoopOptions, check_config
+from cnnlab.train.loop import Checkpointing, EpochLoop, LoopOptions
+from cnnlab.train.restore import check_config, restore_newest
 from cnnlab.train.optimizers import resolve as resolve_optimizer
-from cnnlab.train.optimizers import resolve_rate_in_state, set_learning_rate
+from cnnlab.train.optimizers import check_rates, resolve_rate_in_state, set_learning_rate
 from cnnlab.train.state import TrainState
 
 __all__ = ["fit_many"]
@@ -103,7 +103,7 @@ def fit_many(
         raise ValueError(f"fit_many: seeds must be a non-empty sequence of ints; got {seeds!r}")
     if on_nonfinite not in ("raise", "freeze"):
         raise ValueError(f"fit_many: on_nonfinite must be 'raise' or 'freeze'; got {on_nonfinite!r}")
-    rates = None if learning_rates is None else _check_rates(learning_rates, seeds, optimizer)
+    rates = None if learning_rates is None else check_rates(learning_rates, seeds, optimizer)
     train = read("fit_many", "train_data", train_data, stream=False)
     val = read("fit_many", "val_data", val_data, stream=False)
     check_positive("fit_many", "epochs", epochs)
@@ -160,31 +160,6 @@ def _stack(models, tx, rates):
     return graphs[0], TrainState(params, keys, rest, opt_state, jnp.ones((len(models),), jnp.bool_))
 
 
-def _check_rates(learning_rates, seeds, optimizer) -> list[float]:
-    rates = list(learning_rates)
-    if len(rates) != len(seeds):
-        raise ValueError(
-            f"fit_many: learning_rates must give one rate per seed ({len(seeds)} seeds); got {len(rates)} rates. "
-            f"To sweep the rate alone, repeat a seed: seeds=[{seeds[0]}] * {len(rates)}"
-        )
-    bad = [r for r in rates if isinstance(r, bool) or not isinstance(r, int | float) or not math.isfinite(r) or r <= 0]
-    if bad:
-        raise ValueError(f"fit_many: learning_rates must be positive finite numbers; got {bad[0]!r} in {rates!r}")
-    if not isinstance(optimizer, str | Mapping):
-        raise TypeError(
-            "fit_many: learning_rates needs the optimizer as a name or config dict (e.g. 'adam'), so that each "
-            f"member's rate can be set; got {type(optimizer).__name__}"
-        )
-    if isinstance(optimizer, Mapping) and "learning_rate" in optimizer:
-        raise ValueError(
-            f"fit_many: the optimizer config sets learning_rate={optimizer['learning_rate']!r} and learning_rates "
-            "is given too; give the rates in learning_rates only"
-        )
-    if isinstance(optimizer, Mapping) and "name" not in optimizer:
-        raise ValueError(f"fit_many: an optimizer config needs a 'name'; got keys {sorted(optimizer)}")
-    return [float(r) for r in rates]
-
-
 def _member_config(config, j, seed):
     """Member ``j``'s history config: the run's, with its seed and, in a sweep, its own rate."""
     out = {k: v for k, v in config.items() if k != "learning_rates"}
@@ -208,7 +183,7 @@ def _resume(loop: EpochLoop, state: TrainState) -> tuple[TrainState, int]:
     now = {**{k: v for k, v in config.items() if k != "epochs"}, "seeds": list(seeds),
            "model": type(trainer.models[0]).__name__}
     like = {"params": state.params, "rest": state.rest, "opt_state": state.opt_state}
-    found = loop.ckpt.restore_newest(like, lambda where, meta: check_config("fit_many", where, meta["config"], now))
+    found = restore_newest(loop.ckpt, like, lambda where, meta: check_config("fit_many", where, meta["config"], now))
     if found is None:
         return state, 0
     stored, meta = found

@@ -10,6 +10,7 @@ are; any optax schedule can be passed as ``learning_rate``.
 """
 
 import functools
+import math
 from collections.abc import Callable, Mapping
 
 import jax
@@ -222,3 +223,29 @@ def _name_and_overrides(config: Mapping) -> tuple[str, dict]:
     if "name" not in config:
         raise ValueError(f"fit: an optimizer config needs a 'name'; got keys {sorted(config)}")
     return config["name"], {k: v for k, v in config.items() if k != "name"}
+
+
+def check_rates(learning_rates, seeds, optimizer) -> list[float]:
+    """`fit_many`'s ``learning_rates``: one positive finite rate per seed, for an optimizer given by name."""
+    rates = list(learning_rates)
+    if len(rates) != len(seeds):
+        raise ValueError(
+            f"fit_many: learning_rates must give one rate per seed ({len(seeds)} seeds); got {len(rates)} rates. "
+            f"To sweep the rate alone, repeat a seed: seeds=[{seeds[0]}] * {len(rates)}"
+        )
+    bad = [r for r in rates if isinstance(r, bool) or not isinstance(r, int | float) or not math.isfinite(r) or r <= 0]
+    if bad:
+        raise ValueError(f"fit_many: learning_rates must be positive finite numbers; got {bad[0]!r} in {rates!r}")
+    if not isinstance(optimizer, str | Mapping):
+        raise TypeError(
+            "fit_many: learning_rates needs the optimizer as a name or config dict (e.g. 'adam'), so that each "
+            f"member's rate can be set; got {type(optimizer).__name__}"
+        )
+    if isinstance(optimizer, Mapping) and "learning_rate" in optimizer:
+        raise ValueError(
+            f"fit_many: the optimizer config sets learning_rate={optimizer['learning_rate']!r} and learning_rates "
+            "is given too; give the rates in learning_rates only"
+        )
+    if isinstance(optimizer, Mapping) and "name" not in optimizer:
+        raise ValueError(f"fit_many: an optimizer config needs a 'name'; got keys {sorted(optimizer)}")
+    return [float(r) for r in rates]
