@@ -6,7 +6,6 @@ See ``docs/train.md``. Every public name is listed here.
 from cnnlab.train.batch_stats import recompute_batch_stats as recompute_batch_stats
 from cnnlab.train.checkpoint import Checkpointer as Checkpointer
 from cnnlab.train.checkpoint import CheckpointError as CheckpointError
-from cnnlab.train.restore import restore_model as restore_model
 from cnnlab.train.engine import fit as fit
 from cnnlab.train.evaluate import evaluate as evaluate
 from cnnlab.train.evaluate import predict as predict
@@ -22,6 +21,7 @@ from cnnlab.train.objectives import per_example as per_example
 from cnnlab.train.optimizers import OPTIMIZERS as OPTIMIZERS
 from cnnlab.train.optimizers import inverse_time_decay as inverse_time_decay
 from cnnlab.train.optimizers import make_optimizer as make_optimizer
+from cnnlab.train.restore import restore_model as restore_model
 from cnnlab.train.state import TrainState as TrainState
 
 __all__ = [

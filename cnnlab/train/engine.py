@@ -24,8 +24,8 @@ from cnnlab.train.evaluate import sums_over
 from cnnlab.train.history import History
 from cnnlab.train.inputs import Data, Mesh, check_data, check_positive, jsonable, read, replicate, to_device
 from cnnlab.train.loop import Checkpointing, EpochLoop, LoopOptions, finite_metrics
-from cnnlab.train.restore import check_config, restore_newest
 from cnnlab.train.optimizers import resolve as resolve_optimizer
+from cnnlab.train.restore import check_config, restore_newest
 from cnnlab.train.state import TrainState
 
 __all__ = ["fit"]

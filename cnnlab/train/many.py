@@ -23,9 +23,9 @@ from cnnlab.train import core, guards, objectives
 from cnnlab.train.history import History
 from cnnlab.train.inputs import check_data, check_positive, jsonable, read, to_device
 from cnnlab.train.loop import Checkpointing, EpochLoop, LoopOptions
-from cnnlab.train.restore import check_config, restore_newest
-from cnnlab.train.optimizers import resolve as resolve_optimizer
 from cnnlab.train.optimizers import check_rates, resolve_rate_in_state, set_learning_rate
+from cnnlab.train.optimizers import resolve as resolve_optimizer
+from cnnlab.train.restore import check_config, restore_newest
 from cnnlab.train.state import TrainState
 
 __all__ = ["fit_many"]

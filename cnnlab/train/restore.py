@@ -96,7 +96,8 @@ def _best_epoch(ckpt: Checkpointer, directory) -> int:
         raise CheckpointError(f"restore_model: no readable checkpoint in {ckpt.directory}")
     if not config.get("best_metric"):
         raise CheckpointError(f"restore_model: {ckpt.directory} was written without best_metric; pass an epoch")
-    ranked = Checkpointer(directory, read_only=True, best_metric=config["best_metric"], best_mode=config.get("best_mode"))
+    name, mode = config["best_metric"], config.get("best_mode")
+    ranked = Checkpointer(directory, read_only=True, best_metric=name, best_mode=mode)
     try:
         best = ranked.best()
     finally:
