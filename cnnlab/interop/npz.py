@@ -12,7 +12,7 @@ __all__ = ["load_npz", "save_npz"]
 
 
 def _variables(model) -> dict[str, nnx.Variable]:
-    """`{"layers/0/kernel": Param, ...}`: every Param and BatchStat under its NNX path."""
+    """`{"layers/layers/0/conv/kernel": Param, ...}`: every Param and BatchStat under its NNX path."""
     return {
         "/".join(map(str, path)): var
         for path, var in nnx.iter_graph(model)
@@ -23,8 +23,8 @@ def _variables(model) -> dict[str, nnx.Variable]:
 def save_npz(model, path: str | os.PathLike) -> None:
     """Write every parameter and batch statistic of `model` to an uncompressed `.npz`.
 
-    Keys are NNX paths (`"encoder/layers/0/kernel"`); `load_npz` reads them back into a
-    model of the same structure.
+    Keys are NNX paths (`"encoder/layers/0/conv/kernel"` for the `Conv2D` inside a
+    `Conv2DMaxPool`); `load_npz` reads them back into a model of the same structure.
     """
     np.savez(path, **{k: np.asarray(v[...]) for k, v in _variables(model).items()})
 

@@ -47,7 +47,8 @@ class ConvAutoencoder(Autoencoder):
     decode: `(N,4,4,8) -conv 8-> (N,4,4,8) -up2-> (N,8,8,8) -conv 8-> (N,8,8,8) -up2-> (N,16,16,8)
     -conv 16 valid-> (N,14,14,16) -up2-> (N,28,28,16) -conv 1 sigmoid-> (N,28,28,1)`.
 
-    The latent code is the `(N, 4, 4, 8)` feature map (128 numbers).
+    The latent code is the `(N, 4, 4, 8)` feature map (128 numbers). The first two encoder
+    convolutions and their poolings are `nn.Conv2DMaxPool` layers (`encoder[0]`, `encoder[1]`).
 
     Args:
       rngs: `nnx.Rngs`.
@@ -57,9 +58,11 @@ class ConvAutoencoder(Autoencoder):
         def conv(c_in, c_out, padding="same", activation="relu"):
             return nn.Conv2D(c_in, c_out, 3, padding=padding, activation=activation, rngs=rngs)
 
+        # 28 -> 14 -> 7 pool without padding: bias and relu on the pooled map (`Conv2DMaxPool`).
+        # 7 -> 4 pads, where pooling first would not be exact: two plain layers.
         self.encoder = nn.Sequential(
-            conv(1, 16), nn.MaxPool2D(2, padding="same"),
-            conv(16, 8), nn.MaxPool2D(2, padding="same"),
+            nn.Conv2DMaxPool(conv(1, 16), nn.MaxPool2D(2, padding="same")),
+            nn.Conv2DMaxPool(conv(16, 8), nn.MaxPool2D(2, padding="same")),
             conv(8, 8), nn.MaxPool2D(2, padding="same"),
         )  # fmt: skip
         self.decoder = nn.Sequential(
@@ -111,6 +114,7 @@ class DenoisingAutoencoder(Autoencoder):
     (N,12,12,8) -max2-> (N,6,6,8) -conv3 8 valid-> (N,4,4,8)`;
     decode: `(N,4,4,8) -convT3 8 valid-> (N,6,6,8) -up2-> (N,12,12,8) -convT2 8 valid->
     (N,13,13,8) -up2-> (N,26,26,8) -convT3 1 valid-> (N,28,28,1)`.
+    The two encoder convolutions with their poolings are `nn.Conv2DMaxPool` layers.
 
     Args:
       output_activation: activation of the last layer; `"relu"` as specified (outputs in
@@ -120,8 +124,8 @@ class DenoisingAutoencoder(Autoencoder):
 
     def __init__(self, *, output_activation: nn.Activation = "relu", rngs: nnx.Rngs):
         self.encoder = nn.Sequential(
-            nn.Conv2D(1, 16, 3, activation="relu", rngs=rngs), nn.MaxPool2D(2),
-            nn.Conv2D(16, 8, 2, activation="relu", rngs=rngs), nn.MaxPool2D(2),
+            nn.Conv2DMaxPool(nn.Conv2D(1, 16, 3, activation="relu", rngs=rngs), nn.MaxPool2D(2)),
+            nn.Conv2DMaxPool(nn.Conv2D(16, 8, 2, activation="relu", rngs=rngs), nn.MaxPool2D(2)),
             nn.Conv2D(8, 8, 3, activation="relu", rngs=rngs),
         )  # fmt: skip
         self.decoder = nn.Sequential(

@@ -31,6 +31,8 @@ class MnistCNN(Classifier):
     12,794 parameters:
     `(N,28,28,1) -conv3x3 32 same relu-> (N,28,28,32) -max2-> (N,14,14,32)
     -conv3x3 16 same relu-> (N,14,14,16) -max2-> (N,7,7,16) -flatten-> (N,784) -dense-> (N,10)`.
+    Each convolution and its pooling is one `nn.Conv2DMaxPool` (bias and relu on the pooled
+    map, the same outputs): `layers[0].conv`, `layers[1].conv`, `layers[3]` the Dense.
 
     Args:
       num_classes: output logits.
@@ -39,11 +41,14 @@ class MnistCNN(Classifier):
     """
 
     def __init__(self, *, num_classes: int = 10, in_channels: int = 1, rngs: nnx.Rngs):
+        def conv_pool(c_in, c_out):
+            # One layer for the convolution and its pooling: bias and relu on the pooled map.
+            conv = nn.Conv2D(c_in, c_out, 3, padding="same", activation="relu", rngs=rngs)
+            return nn.Conv2DMaxPool(conv, nn.MaxPool2D(2))
+
         self.layers = nn.Sequential(
-            nn.Conv2D(in_channels, 32, 3, padding="same", activation="relu", rngs=rngs),
-            nn.MaxPool2D(2),
-            nn.Conv2D(32, 16, 3, padding="same", activation="relu", rngs=rngs),
-            nn.MaxPool2D(2),
+            conv_pool(in_channels, 32),
+            conv_pool(32, 16),
             nn.Flatten(),
             nn.Dense(7 * 7 * 16, num_classes, rngs=rngs),
         )
@@ -129,6 +134,8 @@ class CifarCNN(Classifier):
     With `batch_norm=True` every convolution and the 512-unit Dense become
     `BatchNormalized(layer, "relu")` (Conv -> BatchNormalization -> ReLU, biases kept, as in
     the Keras recipe): 4 * (32 + 32 + 64 + 64 + 512) = 2,816 more, 1,253,674 in all.
+    Without batch norm the two convolutions that feed a pooling are `nn.Conv2DMaxPool`
+    layers with the pooling (`layers[1]`, `layers[4]`); with it they stay separate layers.
 
     Args:
       batch_norm: insert batch normalization before each hidden ReLU.
@@ -143,15 +150,18 @@ class CifarCNN(Classifier):
                 return nn.BatchNormalized(layer_cls(*args, **kw, rngs=rngs), "relu", rngs=rngs)
             return layer_cls(*args, **kw, activation="relu", rngs=rngs)
 
+        def pooled(conv):
+            # A relu Conv2D and its pooling as one Conv2DMaxPool (bias and relu on the pooled
+            # map); a BatchNormalized convolution keeps the two layers.
+            return [conv, nn.MaxPool2D(2)] if batch_norm else [nn.Conv2DMaxPool(conv, nn.MaxPool2D(2))]
+
         self.batch_norm = batch_norm
         self.layers = nn.Sequential(
             hidden(nn.Conv2D, in_channels, 32, 3, padding="same"),
-            hidden(nn.Conv2D, 32, 32, 3),
-            nn.MaxPool2D(2),
+            *pooled(hidden(nn.Conv2D, 32, 32, 3)),
             nn.Dropout(0.25, rngs=rngs),
             hidden(nn.Conv2D, 32, 64, 3, padding="same"),
-            hidden(nn.Conv2D, 64, 64, 3),
-            nn.MaxPool2D(2),
+            *pooled(hidden(nn.Conv2D, 64, 64, 3)),
             nn.Dropout(0.25, rngs=rngs),
             nn.Flatten(),
             hidden(nn.Dense, 6 * 6 * 64, 512),

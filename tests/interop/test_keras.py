@@ -76,6 +76,22 @@ def test_load_from_files_with_interleaved_layer_kinds(tmp_path, suffix):
     _assert_same_weights(fresh, ours)
 
 
+@pytest.mark.filterwarnings(GET_WEIGHTS_WARNING)
+def test_load_mnist_cnn_from_a_keras_file_into_conv2d_max_pool_layers(tmp_path):
+    """MnistCNN holds its conv/pool pairs as `nn.Conv2DMaxPool`; a Keras file's conv2d groups still
+    pair with the convolutions inside, and the outputs are Keras's."""
+    rng = np.random.default_rng(0)
+    with keras_numerics():
+        theirs = km.mnist_cnn()
+        theirs.set_weights([rng.normal(0, 0.3, tuple(w.shape)).astype(np.float32) for w in theirs.weights])
+        theirs.save_weights(tmp_path / "mnist.weights.h5")
+    ours = models.MnistCNN(rngs=nnx.Rngs(0))
+    kio.load_weights(ours, tmp_path / "mnist.weights.h5")
+    np.testing.assert_array_equal(ours.layers[1].conv.bias[...], np.asarray(theirs.layers[2].bias.value))
+    x = rng.uniform(size=(3, 28, 28, 1)).astype(np.float32)
+    assert_close(nnx.jit(lambda m, x: m(x))(ours, jnp.asarray(x)), keras_call(theirs, x))
+
+
 def test_mismatched_shapes_name_the_layer_and_both_shapes(autoencoder_pair):
     _, theirs = autoencoder_pair
     other = models.ConvAutoencoder(rngs=nnx.Rngs(3))

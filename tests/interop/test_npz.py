@@ -24,12 +24,33 @@ def test_round_trip_restores_every_parameter_and_statistic(tmp_path):
         np.testing.assert_array_equal(a[k], b[k], err_msg=str(k))
 
 
+def test_keys_are_nnx_paths_through_conv2d_max_pool(tmp_path):
+    """MnistCNN's conv/pool pairs are `Conv2DMaxPool` layers: their weights sit under `conv`."""
+    model = randomize(models.MnistCNN(rngs=nnx.Rngs(0)), scale=None)
+    save_npz(model, tmp_path / "mnist.npz")
+    with np.load(tmp_path / "mnist.npz") as f:
+        assert sorted(f.files) == [
+            f"layers/layers/{i}/{part}{name}"
+            for i, part in [(0, "conv/"), (1, "conv/"), (3, "")]
+            for name in ("bias", "kernel")
+        ]
+        np.testing.assert_array_equal(f["layers/layers/1/conv/kernel"], model.layers[1].conv.kernel[...])
+    fresh = models.MnistCNN(rngs=nnx.Rngs(1))
+    load_npz(fresh, tmp_path / "mnist.npz")
+    for k, v in _leaves(model).items():
+        np.testing.assert_array_equal(v, _leaves(fresh)[k], err_msg=str(k))
+
+
 def test_mismatched_files_are_refused(tmp_path):
     save_npz(models.MnistCNN(rngs=nnx.Rngs(0)), tmp_path / "mnist.npz")
-    with pytest.raises(ValueError, match=r"load_npz: .* does not fit the model: missing \['layers/layers/6/bias'"):
+    with pytest.raises(
+        ValueError,
+        match=r"load_npz: .* does not fit the model: missing \['layers/layers/0/bias', .*\], "
+        r"unexpected \['layers/layers/0/conv/bias', ",
+    ):
         load_npz(models.LeNet5(rngs=nnx.Rngs(0)), tmp_path / "mnist.npz")
     wide = models.MnistCNN(num_classes=12, rngs=nnx.Rngs(0))
     with pytest.raises(
-        ValueError, match=r"load_npz: layers/layers/5/bias has shape \(12,\) in the model, \(10,\) in the file"
+        ValueError, match=r"load_npz: layers/layers/3/bias has shape \(12,\) in the model, \(10,\) in the file"
     ):
         load_npz(wide, tmp_path / "mnist.npz")

@@ -39,6 +39,51 @@ def test_lenet5_from_pytorch_matches_pytorch():
     assert_close(nnx.jit(lambda m, x: m(x))(model, jnp.asarray(x)), _torch_forward(reference, x))
 
 
+def _torch_mnist_cnn():
+    return T.Sequential(
+        T.Conv2d(1, 32, 3, padding=1), T.ReLU(), T.MaxPool2d(2),
+        T.Conv2d(32, 16, 3, padding=1), T.ReLU(), T.MaxPool2d(2),
+        T.Flatten(), T.Linear(7 * 7 * 16, 10),
+    )  # fmt: skip
+
+
+def _torch_denoising_autoencoder():
+    up = dict(scale_factor=2, mode="nearest")
+    encoder = T.Sequential(
+        T.Conv2d(1, 16, 3), T.ReLU(), T.MaxPool2d(2),
+        T.Conv2d(16, 8, 2), T.ReLU(), T.MaxPool2d(2),
+        T.Conv2d(8, 8, 3), T.ReLU(),
+    )  # fmt: skip
+    decoder = T.Sequential(
+        T.ConvTranspose2d(8, 8, 3), T.ReLU(), T.Upsample(**up),
+        T.ConvTranspose2d(8, 8, 2), T.ReLU(), T.Upsample(**up),
+        T.ConvTranspose2d(8, 1, 3), T.ReLU(),
+    )  # fmt: skip
+    return T.Sequential(encoder, decoder)
+
+
+@pytest.mark.parametrize(
+    "make_ours,make_torch",
+    [
+        (lambda: models.MnistCNN(rngs=nnx.Rngs(0)), _torch_mnist_cnn),
+        (lambda: models.DenoisingAutoencoder(rngs=nnx.Rngs(0)), _torch_denoising_autoencoder),
+    ],
+    ids=["MnistCNN", "DenoisingAutoencoder"],
+)
+def test_conv2d_max_pool_models_from_pytorch_match_pytorch(make_ours, make_torch):
+    """Models whose conv/pool pairs are `nn.Conv2DMaxPool` layers take PyTorch's Conv2d weights, and
+    pooling before the bias and relu gives PyTorch's conv, relu, max-pool outputs."""
+    torch.manual_seed(0)
+    reference = make_torch().eval()
+    for m in reference.modules():  # biases large enough to change which pixels relu zeroes
+        if isinstance(m, T.Conv2d | T.ConvTranspose2d | T.Linear):
+            m.bias.data.normal_(0, 0.3)
+    model = make_ours()
+    tio.load_state_dict(model, reference.state_dict())
+    x = np.random.default_rng(0).uniform(size=(4, 28, 28, 1)).astype(np.float32)
+    assert_close(nnx.jit(lambda m, x: m(x))(model, jnp.asarray(x)), _torch_forward(reference, x))
+
+
 def test_transposed_conv_batch_norm_and_unflatten_from_pytorch():
     """ConvTranspose2d (in, out, kh, kw) kernels, BatchNorm running statistics, Unflatten in CHW order."""
     torch.manual_seed(1)

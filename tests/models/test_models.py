@@ -145,14 +145,38 @@ def test_forward_matches_keras_with_the_same_weights(name, make_keras):
     assert_close(_forward(model, jnp.asarray(x)), expected)
 
 
-def test_cifar_cnn_batch_norm_matches_keras_in_eval_mode():
-    model = randomize(models.CifarCNN(True, rngs=nnx.Rngs(0)), scale=None)
+@pytest.mark.parametrize("batch_norm", [False, True], ids=["plain", "bn"])
+def test_cifar_cnn_matches_keras_in_eval_mode(batch_norm):
+    model = randomize(models.CifarCNN(batch_norm, rngs=nnx.Rngs(0)), scale=None)
     with keras_numerics():
-        oracle = km.cifar_cnn(True)
+        oracle = km.cifar_cnn(batch_norm)
         oracle.set_weights(km.weight_list(model))
     model.eval()
     x = _images((2, 32, 32, 3))
     assert_close(_forward(model, jnp.asarray(x)), keras_call(oracle, x, training=False))
+
+
+# The models whose relu convolution feeds a max pooling that pads nothing hold the pair as
+# one `nn.Conv2DMaxPool` (bias and relu on the pooled map); the rest keep plain layers.
+FUSED = [
+    ("MnistCNN", ["layers.0", "layers.1"]),
+    ("CifarCNN", ["layers.1", "layers.4"]),
+    ("CifarCNN-bn", []),  # BatchNormalized convolutions: no Conv2D with a relu of its own
+    ("ConvAutoencoder", ["encoder.0", "encoder.1"]),  # the third pooling pads 7 -> 4
+    ("DenoisingAutoencoder", ["encoder.0", "encoder.1"]),
+    ("LeNet5", []),
+    ("WideLeNetAutoencoder", []),
+]
+
+
+@pytest.mark.parametrize("name,fused", FUSED, ids=[c[0] for c in FUSED])
+def test_conv_max_pool_pairs_are_conv2d_max_pool_layers(name, fused):
+    model = _abstract(CASES[name][0])
+    paths = [p for p, _ in nn.named_layers(model)]
+    pairs = sorted({p.rsplit(".", 1)[0] for p in paths if p.endswith((".conv", ".pool"))})
+    assert pairs == fused
+    for p in fused:
+        assert paths.index(f"{p}.pool") == paths.index(f"{p}.conv") + 1
 
 
 def test_predict_is_softmax_of_logits():
