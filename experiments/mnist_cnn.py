@@ -14,7 +14,7 @@ from experiments._harness import Run, Study, main
 def run(r: Run) -> None:
     from flax import nnx
 
-    from cnnlab import models, train, viz
+    from cnnlab import models, ops, train, viz
 
     train_ds, test_ds = r.data("train"), r.data("test")
     model = models.MnistCNN(rngs=nnx.Rngs(r.seed))
@@ -23,7 +23,8 @@ def run(r: Run) -> None:
         optimizer={"name": "adam", "learning_rate": r.cfg["learning_rate"]},
     )  # fmt: skip
     result = train.evaluate(model, test_ds, loss="softmax_cross_entropy")
-    probs = np.asarray(train.predict(model, test_ds.images))
+    # train.predict gives logits: their softmax is the probability the mistakes figure shows.
+    probs = np.asarray(ops.softmax(train.predict(model, test_ds.images)))
     pred = probs.argmax(-1)
     labels = np.asarray(test_ds.labels)
     k = len(test_ds.class_names)

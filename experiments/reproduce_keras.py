@@ -162,7 +162,7 @@ def run(r: Run) -> None:
     epochs, batch_size, lr = cfg["epochs"], cfg["batch_size"], cfg["learning_rate"]
     fit = dict(epochs=epochs, batch_size=batch_size, verbose=0)
     forward = nnx.jit(lambda m, x: m(x))
-    probabilities = nnx.jit(lambda m, x: m.predict(x))
+    probabilities = nnx.jit(lambda m, x: m.probabilities(x))
 
     # 1. The Keras blog's autoencoder: train in Keras, save .weights.h5, load into cnnlab.
     r.log(f"training the Keras blog's autoencoder in Keras ({epochs} epochs of {len(tr)} digits)")

@@ -2,7 +2,7 @@
 
 Every model is built as `Model(rngs=nnx.Rngs(0))` with options keyword-only, takes NHWC
 floats in [0, 1], and carries its shape walk in its docstring. Classifiers return logits
-and have `predict` (probabilities); autoencoders return reconstructions and expose
+and have `probabilities` (their softmax); autoencoders return reconstructions and expose
 `encode`/`decode`. `functional` holds pure-function forward passes of some of them.
 """
 

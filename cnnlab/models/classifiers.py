@@ -1,7 +1,7 @@
 """Image classifiers: `MnistCNN`, `LeNet5`, `LeNet5Improved`, `CifarCNN`. They return logits.
 
-Each is a `Classifier`: `model(x)` gives logits `(N, classes)`, `model.predict(x)`
-probabilities. Inputs are NHWC floats in [0, 1].
+Each is a `Classifier`: `model(x)` gives logits `(N, classes)` (what `cnnlab.train.predict`
+returns), `model.probabilities(x)` their softmax. Inputs are NHWC floats in [0, 1].
 """
 
 from flax import nnx
@@ -12,7 +12,7 @@ __all__ = ["Classifier", "MnistCNN", "LeNet5", "LeNet5Improved", "CifarCNN"]
 
 
 class Classifier(nnx.Module):
-    """Base class: `self.layers` maps images to logits; `predict` adds the softmax."""
+    """Base class: `self.layers` maps images to logits; `probabilities` adds the softmax."""
 
     layers: nn.Sequential
 
@@ -20,7 +20,7 @@ class Classifier(nnx.Module):
         """`(N, H, W, C)` images in [0, 1] -> `(N, classes)` logits."""
         return self.layers(x)
 
-    def predict(self, x):
+    def probabilities(self, x):
         """Class probabilities `(N, classes)`: softmax of the logits (put the model in `eval()` first)."""
         return ops.softmax(self(x))
 

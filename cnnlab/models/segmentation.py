@@ -64,6 +64,6 @@ class Segmenter(nnx.Module):
         y = self.up1(self._merge(y, s1))
         return self.head(y)
 
-    def predict(self, x):
-        """Per-pixel class probabilities `(N, H, W, num_classes)`."""
+    def probabilities(self, x):
+        """Per-pixel class probabilities `(N, H, W, num_classes)`: softmax of the logits."""
         return ops.softmax(self(x))

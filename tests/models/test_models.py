@@ -179,10 +179,10 @@ def test_conv_max_pool_pairs_are_conv2d_max_pool_layers(name, fused):
         assert paths.index(f"{p}.pool") == paths.index(f"{p}.conv") + 1
 
 
-def test_predict_is_softmax_of_logits():
+def test_probabilities_are_softmax_of_logits():
     model = models.MnistCNN(rngs=nnx.Rngs(0))
     x = jnp.asarray(_images(MNIST))
-    p = nnx.jit(lambda m, x: m.predict(x))(model, x)
+    p = nnx.jit(lambda m, x: m.probabilities(x))(model, x)
     assert_close(p, jax.nn.softmax(_forward(model, x)))
     assert_close(jnp.sum(p, axis=-1), np.ones(3))
 
