@@ -8,14 +8,15 @@ import jax.numpy as jnp
 import numpy as np
 from flax import nnx
 
+from cnnlab.data import to_float
 from cnnlab.latent.paths import lerp, slerp
 
 __all__ = ["decode", "encode", "interpolate_latent", "interpolate_pixels", "latent_grid"]
 
 
 def _scale(a: jax.Array) -> jax.Array:
-    """uint8 images -> floats in [0, 1] (``a / 255``, as `cnnlab.train.fit` feeds them); floats as they are."""
-    return a.astype(jnp.float32) / jnp.float32(255) if a.dtype == jnp.uint8 else a
+    """uint8 images -> float32 in [0, 1] by `cnnlab.data.to_float` (as training feeds them); floats as they are."""
+    return to_float(a) if a.dtype == jnp.uint8 else a
 
 
 @functools.partial(jax.jit, static_argnames=("graphdef", "method", "batch_size"))

@@ -4,6 +4,8 @@ from collections.abc import Sequence
 
 import numpy as np
 
+from cnnlab.data import to_float
+
 __all__ = ["image_rows", "to_display"]
 
 
@@ -21,7 +23,7 @@ def to_display(images) -> np.ndarray:
     if a.ndim != 4 or a.shape[-1] not in (1, 3):
         raise ValueError(f"to_display: images must be (N, H, W), (N, H, W, 1) or (N, H, W, 3); got {a.shape}")
     if a.dtype == np.uint8:
-        a = a.astype(np.float32) / 255.0
+        a = np.asarray(to_float(a))  # the scaling training uses (within an ulp of NumPy's a / 255)
     a = np.clip(a.astype(np.float32), 0.0, 1.0)
     return a[..., 0] if a.shape[-1] == 1 else a
 
