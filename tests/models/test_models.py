@@ -10,6 +10,7 @@ from flax import nnx
 from cnnlab import models, nn
 from tests.models import keras_models as km
 from tests.nn.keras_oracle import keras_call, keras_numerics, randomize
+from tests.nn.test_conv_pool_order import _relu_on
 from tests.tolerances import assert_close
 
 MNIST = (3, 28, 28, 1)
@@ -177,6 +178,23 @@ def test_conv_max_pool_pairs_are_conv2d_max_pool_layers(name, fused):
     assert pairs == fused
     for p in fused:
         assert paths.index(f"{p}.pool") == paths.index(f"{p}.conv") + 1
+
+
+@pytest.mark.parametrize(
+    "make,relu_shapes",
+    [
+        (lambda r: models.MnistCNN(rngs=r), [(2, 14, 14, 32), (2, 7, 7, 16)]),
+        (lambda r: models.DenoisingAutoencoder(rngs=r).encoder, [(2, 13, 13, 16), (2, 6, 6, 8), (2, 4, 4, 8)]),
+        # the third pooling pads (7 -> 4): its relu runs on the 7x7 map, before pooling
+        (lambda r: models.ConvAutoencoder(rngs=r).encoder, [(2, 14, 14, 16), (2, 7, 7, 8), (2, 7, 7, 8)]),
+    ],
+    ids=["MnistCNN", "DenoisingAutoencoder", "ConvAutoencoder"],
+)
+def test_relu_runs_on_the_pooled_maps(make, relu_shapes):
+    """The speed the fused layers are for: bias and relu at a quarter of the convolution's pixels."""
+    model = make(nnx.Rngs(0))
+    jaxpr = jax.make_jaxpr(lambda x: model(x))(jnp.zeros((2, 28, 28, 1), jnp.float32))
+    assert _relu_on(jaxpr.jaxpr) == relu_shapes
 
 
 def test_probabilities_are_softmax_of_logits():
