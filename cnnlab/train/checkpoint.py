@@ -173,10 +173,8 @@ class Checkpointer:
         free = shutil.disk_usage(self.directory).free
         need = int(nbytes * 1.2) + (1 << 20)  # the arrays, their metadata and JSON
         if free < need:
-            raise CheckpointError(
-                f"fit: checkpoint_dir {self.directory} has {free / 2**20:.1f} MiB free; a checkpoint needs about "
-                f"{need / 2**20:.1f} MiB. Free some space or choose another checkpoint_dir"
-            )
+            raise CheckpointError(f"fit: checkpoint_dir {self.directory} has {free / 2**20:.1f} MiB free; a checkpoint "
+                                  f"needs about {need / 2**20:.1f} MiB. Free some space or choose another checkpoint_dir")
 
     def path(self, epoch: int) -> str:
         """The directory of the checkpoint of ``epoch``."""
@@ -274,10 +272,8 @@ class Checkpointer:
         got, stored_sums = trees.checksums(state), out["checksums"] or {}
         bad = sorted(k for k in got if stored_sums.get(k) != got[k])
         if bad:
-            raise CorruptCheckpointError(
-                f"restore: checkpoint {where} is corrupted: the data of {bad[:8]} does not match the "
-                f"sha256 recorded when it was saved"
-            )
+            raise CorruptCheckpointError(f"restore: checkpoint {where} is corrupted: the data of {bad[:8]} does "
+                                         "not match the sha256 recorded when it was saved")
         return trees.data_to_keys(state, like), out["meta"]
 
     def close(self) -> None:
@@ -298,6 +294,7 @@ def _writable(directory: str) -> None:
 
 
 def _check_fits(where: str, stored: dict, wanted: dict) -> None:
+    """Raises CheckpointError listing what differs between stored and wanted leaves, if anything does."""
     lines = trees.differences(stored, wanted)
     if lines:
         raise CheckpointError(f"restore: checkpoint {where} does not match the model being restored into; "

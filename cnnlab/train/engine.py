@@ -10,6 +10,8 @@ checkpoints, progress, early stopping) is `loop.EpochLoop`, shared with `fit_man
 """
 
 import dataclasses
+import functools
+import math
 import os
 from collections.abc import Callable
 from typing import Any
@@ -23,7 +25,7 @@ from cnnlab.train import core, guards, objectives
 from cnnlab.train.evaluate import sums_over
 from cnnlab.train.history import History
 from cnnlab.train.inputs import Data, Mesh, check_data, check_positive, jsonable, read, replicate, to_device
-from cnnlab.train.loop import Checkpointing, EpochLoop, LoopOptions, finite_metrics
+from cnnlab.train.loop import Checkpointing, EpochLoop, LoopOptions
 from cnnlab.train.optimizers import resolve as resolve_optimizer
 from cnnlab.train.restore import check_config, restore_newest
 from cnnlab.train.state import TrainState
@@ -177,19 +179,13 @@ def fit(
         trainer.validation = (to_device(val, mesh.replicated), val.n, (("loss", loss_fn), *metric_fns.items()),
                               eval_batch_size)
     state = TrainState(*parts, tx.init(parts[0]), jnp.bool_(True))
+    if mesh.replicated is not None:
+        state = replicate(state, mesh.replicated)
     loop = EpochLoop(trainer, options, [History(config=config)], ckpts)
     try:
-        loop.ckpt = ckpts.open("fit", state[:4])
-        start = 0
-        if resume:
-            state, start = _resume(loop, state, config)
-        if mesh.replicated is not None:
-            state = replicate(state, mesh.replicated)
-        loop.run(state, start)
+        loop.train(state, functools.partial(_resume, config=config, mesh=mesh))
     finally:
         model.eval()
-        if loop.ckpt is not None:
-            loop.ckpt.close()
     return loop.histories[0]
 
 
@@ -210,7 +206,7 @@ def _check_best(ckpts: Checkpointing, metric_fns: dict, val: Data | None) -> Non
         raise ValueError(f"fit: best_metric {ckpts.best_metric!r} is not recorded; recorded: {known}")
 
 
-def _resume(loop: EpochLoop, state: TrainState, config: dict) -> tuple[TrainState, int]:
+def _resume(loop: EpochLoop, state: TrainState, config: dict, mesh: Mesh) -> tuple[TrainState, int]:
     """The state and first epoch from the newest intact checkpoint (unchanged, 0 if there is none)."""
     trainer = loop.trainer
     like = {"model": nnx.to_pure_dict(nnx.state(trainer.model)), "opt_state": state.opt_state,
@@ -227,7 +223,8 @@ def _resume(loop: EpochLoop, state: TrainState, config: dict) -> tuple[TrainStat
     loop.histories = [History(meta["history"]["records"], config)]
     loop.references = [meta.get("reference_loss")]
     loop.ckpt.retain()  # a run killed between its last save and retention resumes with nothing to train
-    return TrainState(*parts, stored["opt_state"], state.ok), int(meta["epoch"])
+    state = TrainState(*parts, stored["opt_state"], state.ok)
+    return (state if mesh.replicated is None else replicate(state, mesh.replicated)), int(meta["epoch"])
 
 
 @dataclasses.dataclass
@@ -289,7 +286,12 @@ class _FitTrainer:
         history = loop.histories[0]
         meta = {"config": history.config, "epoch": epoch, "history": history.to_dict(),
                 "reference_loss": loop.references[0]}
-        return arrays, meta, finite_metrics(history.records[-1])
+        return arrays, meta, _finite(history.records[-1])
 
     def report(self, records):
         return records[0]
+
+
+def _finite(record: dict) -> dict:
+    """The finite numbers of a record: what a checkpoint stores to rank itself by."""
+    return {k: v for k, v in record.items() if isinstance(v, float) and math.isfinite(v)}

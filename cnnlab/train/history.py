@@ -26,8 +26,12 @@ class History:
       config: the run's config (loss, optimizer, batch size, seed, ...), JSON-able.
 
     Example:
+      >>> history = History([{"epoch": 1, "loss": 0.9, "val_accuracy": 0.71},
+      ...                    {"epoch": 2, "loss": 0.6, "val_accuracy": 0.78}])
       >>> history["val_accuracy"]          # one number per epoch
-      >>> history.save("history.json"); history.plot("curves.png")
+      [0.71, 0.78]
+      >>> history.keys()
+      ['epoch', 'loss', 'val_accuracy']
     """
 
     def __init__(self, records: Sequence[dict] = (), config: dict | None = None):

@@ -150,6 +150,19 @@ class EpochLoop:
         if self.references is None:
             self.references = [None] * self.trainer.members
 
+    def train(self, state: TrainState, restore: Callable) -> TrainState:
+        """Claims the checkpoint directory, resumes when asked (``restore(loop, state) -> (state,
+        first epoch)``) and runs; the checkpoints are closed however it ends."""
+        try:
+            self.ckpt = self.checkpointing.open(self.options.fn, state[:4])
+            start = 0
+            if self.checkpointing.resume:
+                state, start = restore(self, state)
+            return self.run(state, start)
+        finally:
+            if self.ckpt is not None:
+                self.ckpt.close()
+
     def run(self, state: TrainState, start: int) -> TrainState:
         """Trains epochs ``start`` to ``options.epochs``; the model(s) hold the result."""
         show = bool(self.options.verbose) and sys.stderr.isatty()
@@ -285,7 +298,3 @@ def _postfix(records: list[dict], names: list[str]) -> dict:
         return {k: f"{records[0][k]:.4g}" for k in keys}
     return {f"mean_{k}": f"{np.nanmean([r[k] for r in records]):.4g}" for k in keys}
 
-
-def finite_metrics(record: dict) -> dict:
-    """The finite numbers of a record: what a checkpoint stores to rank itself by."""
-    return {k: v for k, v in record.items() if isinstance(v, float) and math.isfinite(v)}

@@ -130,16 +130,10 @@ def fit_many(
     loop = EpochLoop(trainer, options, [History(config=_member_config(config, j, s)) for j, s in enumerate(seeds)],
                      ckpts)
     try:
-        loop.ckpt = ckpts.open("fit_many", state[:4])
-        start = 0
-        if resume:
-            state, start = _resume(loop, state)
-        loop.run(state, start)
+        loop.train(state, _resume)
     finally:
         for m in models:
             m.eval()
-        if loop.ckpt is not None:
-            loop.ckpt.close()
     return models, loop.histories
 
 
