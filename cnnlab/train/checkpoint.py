@@ -173,8 +173,9 @@ class Checkpointer:
         free = shutil.disk_usage(self.directory).free
         need = int(nbytes * 1.2) + (1 << 20)  # the arrays, their metadata and JSON
         if free < need:
-            raise CheckpointError(f"fit: checkpoint_dir {self.directory} has {free / 2**20:.1f} MiB free; a checkpoint "
-                                  f"needs about {need / 2**20:.1f} MiB. Free some space or choose another checkpoint_dir")
+            raise CheckpointError(f"fit: checkpoint_dir {self.directory} has {free / 2**20:.1f} MiB free; a "
+                                  f"checkpoint needs about {need / 2**20:.1f} MiB. Free some space or choose another "
+                                  "checkpoint_dir")
 
     def path(self, epoch: int) -> str:
         """The directory of the checkpoint of ``epoch``."""
