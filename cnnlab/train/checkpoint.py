@@ -1,8 +1,8 @@
 """Checkpoints with orbax: model state, optimizer state, RNG, config, epoch and history.
 
-One checkpoint per saved epoch, in ``DIR/<epoch>/`` with two items: ``state`` (arrays:
-``nnx.state(model)``, the optax state, the run's base key) and ``meta`` (JSON: config,
-epoch, history). orbax writes each into a temporary directory and renames it when
+One checkpoint per saved epoch, in ``DIR/<epoch>/`` with three items: ``state`` (arrays:
+``nnx.state(model)``, the optax state, the run's base key), ``meta`` (JSON: config, epoch,
+history) and ``checksums`` (the sha256 of every array). orbax writes each into a temporary directory and renames it when
 complete (its atomic finalize), so a save killed half way leaves only a
 ``*.orbax-checkpoint-tmp-*`` directory, which is never listed or restored.
 

@@ -162,14 +162,6 @@ def _member_config(config, j, seed):
     return {**out, "seed": seed}
 
 
-def _member_config(config, j, seed):
-    """Member ``j``'s history config: the run's, with its seed and, in a sweep, its own rate."""
-    out = {k: v for k, v in config.items() if k != "learning_rates"}
-    if config.get("learning_rates") is not None:
-        out["optimizer"] = {**config["optimizer"], "learning_rate": config["learning_rates"][j]}
-    return {**out, "seed": seed}
-
-
 def _resume(loop: EpochLoop, state: TrainState) -> tuple[TrainState, int]:
     """The state and first epoch from the newest intact checkpoint (unchanged, 0 if there is none)."""
     trainer = loop.trainer
