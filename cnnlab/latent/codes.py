@@ -1,6 +1,5 @@
 """Through an autoencoder: encode datasets, decode codes, interpolate two images, decode a 2-D grid."""
 
-import functools
 from typing import Literal
 
 import jax
@@ -10,6 +9,7 @@ from flax import nnx
 
 from cnnlab.data import to_float
 from cnnlab.latent.paths import lerp, slerp
+from cnnlab.train.core import apply_batched
 
 __all__ = ["decode", "encode", "interpolate_latent", "interpolate_pixels", "latent_grid"]
 
@@ -17,18 +17,6 @@ __all__ = ["decode", "encode", "interpolate_latent", "interpolate_pixels", "late
 def _scale(a: jax.Array) -> jax.Array:
     """uint8 images -> float32 in [0, 1] by `cnnlab.data.to_float` (as training feeds them); floats as they are."""
     return to_float(a) if a.dtype == jnp.uint8 else a
-
-
-@functools.partial(jax.jit, static_argnames=("graphdef", "method", "batch_size"))
-def _apply(graphdef, state, x, *, method: str, batch_size: int):
-    """``model.<method>`` over ``x`` in batches of ``batch_size``, one compiled ``lax.map``; padding dropped."""
-    model = nnx.merge(graphdef, state, copy=True)
-    fn = getattr(model, method)
-    n = x.shape[0]
-    pad = -n % batch_size
-    xp = jnp.concatenate([x, jnp.zeros((pad,) + x.shape[1:], x.dtype)]) if pad else x
-    out = jax.lax.map(lambda b: fn(_scale(b)), xp.reshape((-1, batch_size) + x.shape[1:]))
-    return out.reshape((-1,) + out.shape[2:])[:n]
 
 
 def _batched(fn: str, model: nnx.Module, method: str, x, batch_size: int) -> jax.Array:
@@ -40,7 +28,7 @@ def _batched(fn: str, model: nnx.Module, method: str, x, batch_size: int) -> jax
     model.eval()  # BatchNorm's running statistics, no Dropout: codes do not depend on the batch
     graphdef, state = nnx.split(model)
     try:
-        return _apply(graphdef, state, x, method=method, batch_size=min(batch_size, x.shape[0]))
+        return apply_batched(graphdef, (state,), x, method=method, batch_size=min(batch_size, x.shape[0]))
     except (ValueError, TypeError) as e:
         kind = TypeError if isinstance(e, TypeError) else ValueError
         raise kind(f"{fn}: {type(model).__name__}.{method} cannot take {x.shape} {x.dtype}: {e}") from e

@@ -11,6 +11,7 @@ import pytest
 from flax import nnx
 
 from cnnlab import latent, models
+from cnnlab.train.core import apply_batched
 
 H, W, C = 6, 5, 1
 
@@ -199,7 +200,7 @@ def test_jit_cache_reused():
     model, _, _ = _model()
     x = _images(5)
     latent.encode(model, x)
-    before = latent.codes._apply._cache_size()
+    before = apply_batched._cache_size()
     latent.encode(model, x)
     latent.encode(_model(seed=9)[0], x)  # other weights, same graph: the same program
-    assert latent.codes._apply._cache_size() == before
+    assert apply_batched._cache_size() == before
