@@ -9,33 +9,24 @@ and BatchNorm behave as their mode says. The loop around the epochs (guards, his
 checkpoints, progress, early stopping) is `loop.EpochLoop`, shared with `fit_many`.
 """
 
-import dataclasses
 import functools
-import math
 import os
 from collections.abc import Callable
-from typing import Any
 
 import jax
 import jax.numpy as jnp
-import numpy as np
 from flax import nnx
 
 from cnnlab.train import core, guards, objectives
-from cnnlab.train.evaluate import sums_over
 from cnnlab.train.history import History
 from cnnlab.train.inputs import Data, Mesh, check_data, check_positive, jsonable, read, replicate, to_device
-from cnnlab.train.loop import Checkpointing, EpochLoop, LoopOptions
+from cnnlab.train.loop import EpochLoop
 from cnnlab.train.optimizers import resolve as resolve_optimizer
-from cnnlab.train.restore import check_config, restore_newest
+from cnnlab.train.options import Checkpointing, LoopOptions
 from cnnlab.train.state import TrainState
+from cnnlab.train.trainers import OneModel, resume_one
 
 __all__ = ["fit"]
-
-# Config keys that must agree between a checkpoint and the run resuming from it.
-_RESUME_KEYS = ("loss", "optimizer", "optimizer_fingerprint", "batch_size", "seed", "num_examples", "metrics",
-                "model", "compute_dtype")
-
 
 def fit(
     model: nnx.Module,
@@ -173,7 +164,7 @@ def fit(
     spec = core.StepSpec(graph_train, loss_fn, tuple(metric_fns.items()), tx, augment, train.n, batch_size,
                          mesh.batch, compute_dtype)
     base = jax.random.key(seed)
-    trainer = _FitTrainer(model, spec, graph_eval, base, to_device(train, mesh.replicated),
+    trainer = OneModel(model, spec, graph_eval, base, to_device(train, mesh.replicated),
                           per_step or train.reader is not None)
     if val is not None:
         trainer.validation = (to_device(val, mesh.replicated), val.n, (("loss", loss_fn), *metric_fns.items()),
@@ -183,7 +174,7 @@ def fit(
         state = replicate(state, mesh.replicated)
     loop = EpochLoop(trainer, options, [History(config=config)], ckpts)
     try:
-        loop.train(state, functools.partial(_resume, config=config, mesh=mesh))
+        loop.train(state, functools.partial(resume_one, config=config, mesh=mesh))
     finally:
         model.eval()
     return loop.histories[0]
@@ -206,92 +197,3 @@ def _check_best(ckpts: Checkpointing, metric_fns: dict, val: Data | None) -> Non
         raise ValueError(f"fit: best_metric {ckpts.best_metric!r} is not recorded; recorded: {known}")
 
 
-def _resume(loop: EpochLoop, state: TrainState, config: dict, mesh: Mesh) -> tuple[TrainState, int]:
-    """The state and first epoch from the newest intact checkpoint (unchanged, 0 if there is none)."""
-    trainer = loop.trainer
-    like = {"model": nnx.to_pure_dict(nnx.state(trainer.model)), "opt_state": state.opt_state,
-            "key": np.asarray(jax.random.key_data(trainer.base))}
-    now = {k: config.get(k) for k in _RESUME_KEYS}
-    found = restore_newest(loop.ckpt, like, check=lambda where, meta: check_config("fit", where, meta["config"], now))
-    if found is None:
-        return state, 0
-    stored, meta = found
-    model_state = nnx.state(trainer.model)
-    nnx.replace_by_pure_dict(model_state, stored["model"])
-    nnx.update(trainer.model, model_state)
-    _, *parts = core.split(trainer.model)
-    loop.histories = [History(meta["history"]["records"], config)]
-    loop.references = [meta.get("reference_loss")]
-    loop.ckpt.retain()  # a run killed between its last save and retention resumes with nothing to train
-    state = TrainState(*parts, stored["opt_state"], state.ok)
-    return (state if mesh.replicated is None else replicate(state, mesh.replicated)), int(meta["epoch"])
-
-
-@dataclasses.dataclass
-class _FitTrainer:
-    """`fit`'s side of `loop.EpochLoop`: one model (M = 1)."""
-
-    model: nnx.Module
-    spec: core.StepSpec
-    graph_eval: Any
-    base: jax.Array  # the run's key; shuffles with fold_in(base, 0), steps with fold_in(base, 1)
-    data: Any  # (x, y) on the device, or a SourceReader
-    per_step: bool
-    validation: tuple | None = None  # (data, n, fns, batch_size)
-    members: int = 1
-
-    @property
-    def names(self) -> list[str]:
-        return ["loss", *(name for name, _ in self.spec.metric_fns)]
-
-    @property
-    def steps(self) -> int:
-        return self.spec.steps
-
-    @property
-    def batch_size(self) -> int:
-        return self.spec.batch_size
-
-    def epoch(self, state, epoch, show):
-        keys = jax.random.fold_in(self.base, 0), jax.random.fold_in(self.base, 1)
-        if self.per_step:
-            state, (values, sums) = core.per_step_epoch(self.spec, state, epoch, self.data, keys, show)
-        else:
-            state, (values, sums) = core.scan_epoch(self.spec, state, jnp.int32(epoch), self.data, *keys)
-        return state, np.asarray(values)[None], {k: np.asarray(v)[None] for k, v in sums.items()}
-
-    def validate(self, state):
-        if self.validation is None:
-            return None
-        data, n, fns, batch_size = self.validation
-        sums = sums_over(self.graph_eval, fns, data, batch_size, state.model_state)
-        return {k: np.asarray(v, np.float64)[None] / n for k, v in sums.items()}
-
-    def finite(self, state):
-        return np.asarray([guards.all_finite((state.params, state.rest))])
-
-    def freeze(self, state, before, members):
-        return before._replace(ok=jnp.bool_(False)) if members[0] else state
-
-    def publish(self, state):
-        nnx.update(self.model, *state.model_state)
-
-    def member(self, j):
-        return ""
-
-    def checkpoint(self, state, epoch, loop):
-        merged = nnx.to_pure_dict(nnx.state(nnx.merge(self.graph_eval, *state.model_state)))
-        # The run's key as a host array: the same in every process, so orbax writes it once.
-        arrays = {"model": merged, "opt_state": state.opt_state, "key": np.asarray(jax.random.key_data(self.base))}
-        history = loop.histories[0]
-        meta = {"config": history.config, "epoch": epoch, "history": history.to_dict(),
-                "reference_loss": loop.references[0]}
-        return arrays, meta, _finite(history.records[-1])
-
-    def report(self, records):
-        return records[0]
-
-
-def _finite(record: dict) -> dict:
-    """The finite numbers of a record: what a checkpoint stores to rank itself by."""
-    return {k: v for k, v in record.items() if isinstance(v, float) and math.isfinite(v)}

@@ -9,7 +9,7 @@ import pytest
 from flax import nnx
 
 from cnnlab import train
-from cnnlab.train import many
+from cnnlab.train import trainers
 from tests.train._models import SmallCNN, Softmax, blobs
 
 CE = "softmax_cross_entropy"
@@ -130,14 +130,14 @@ def test_a_repeated_sweep_reuses_the_compiled_epoch():
     train_data, val = _data()
     kw = dict(loss=CE, optimizer="adam", epochs=1, batch_size=16, val_data=val)
     train.fit_many(lambda rngs: SmallCNN(rngs=rngs), [0, 1], train_data, **kw)
-    sizes = many._many_epoch._cache_size(), many._many_eval._cache_size()
+    sizes = trainers._many_epoch._cache_size(), trainers._many_eval._cache_size()
     # Other seeds and other rates: the same program, only different values in its carry.
     train.fit_many(lambda rngs: SmallCNN(rngs=rngs), [2, 3], train_data, **kw)
-    assert (many._many_epoch._cache_size(), many._many_eval._cache_size()) == sizes
+    assert (trainers._many_epoch._cache_size(), trainers._many_eval._cache_size()) == sizes
     train.fit_many(lambda rngs: SmallCNN(rngs=rngs), [2, 3], train_data, learning_rates=[1e-3, 1e-2], **kw)
-    sizes = many._many_epoch._cache_size(), many._many_eval._cache_size()
+    sizes = trainers._many_epoch._cache_size(), trainers._many_eval._cache_size()
     train.fit_many(lambda rngs: SmallCNN(rngs=rngs), [0, 0], train_data, learning_rates=[1e-4, 1e-1], **kw)
-    assert (many._many_epoch._cache_size(), many._many_eval._cache_size()) == sizes
+    assert (trainers._many_epoch._cache_size(), trainers._many_eval._cache_size()) == sizes
 
 
 def test_rate_in_state_optimizer_arguments_are_checked():

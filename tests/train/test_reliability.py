@@ -18,7 +18,6 @@ import pytest
 from flax import nnx
 
 from cnnlab import train
-from cnnlab.train import checkpoint as ckpt_mod
 from tests.train._models import SmallCNN, Softmax, blobs, differing_leaves
 
 X, Y = blobs(64)
@@ -168,7 +167,7 @@ def test_a_checkpoint_dir_that_cannot_be_written_fails_before_training(tmp_path,
     with pytest.raises(train.CheckpointError, match=r"cannot write checkpoints in checkpoint_dir /proc/cnnlab"):
         train.fit(Softmax(64, 3, rngs=nnx.Rngs(0)), (X, Y), epochs=1, checkpoint_dir="/proc/cnnlab",
                   on_epoch=_never, **KW)
-    monkeypatch.setattr(ckpt_mod.shutil, "disk_usage", lambda p: types.SimpleNamespace(free=4096))
+    monkeypatch.setattr(shutil, "disk_usage", lambda p: types.SimpleNamespace(free=4096))
     with pytest.raises(train.CheckpointError, match=r"has 0\.0 MiB free; a checkpoint needs about 1\.0 MiB"):
         train.fit(Softmax(64, 3, rngs=nnx.Rngs(0)), (X, Y), epochs=1, checkpoint_dir=tmp_path / "full",
                   on_epoch=_never, **KW)
