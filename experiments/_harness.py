@@ -619,9 +619,13 @@ def _one_line(e: BaseException) -> str:
 
 
 class _OrbaxTaskEcho(logging.Filter):
-    """Drops asyncio's "Task exception was never retrieved" for an orbax task: orbax raised it to us already."""
+    """Drops asyncio's "Task exception was never retrieved" for an orbax or tensorstore task: orbax raised
+    the error to us already."""
 
     def filter(self, record: logging.LogRecord) -> bool:
+        # A task that only awaited a tensorstore future has no orbax frame: its error names tensorstore.
+        if record.exc_info and "tensorstore_spec" in str(record.exc_info[1]):
+            return False
         tb = record.exc_info[2] if record.exc_info else None
         while tb is not None:
             if f"{os.sep}orbax{os.sep}" in tb.tb_frame.f_code.co_filename:
