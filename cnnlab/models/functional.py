@@ -11,8 +11,14 @@ ConvAutoencoder params: `{"encoder": {"conv1": {"kernel", "bias"}, ..., "conv3":
 (moving statistics), so it is a fixed function of `z`.
 
 Example:
+  >>> import jax
+  >>> import jax.numpy as jnp
+  >>> from flax import nnx
+  >>> from cnnlab.models import ConvAutoencoder, conv_autoencoder_params, decoder_apply, encoder_apply
   >>> p = conv_autoencoder_params(ConvAutoencoder(rngs=nnx.Rngs(0)))
-  >>> z = jax.jit(encoder_apply)(p, jnp.ones((8, 28, 28, 1)))   # (8, 4, 4, 8)
+  >>> z = jax.jit(encoder_apply)(p, jnp.ones((8, 28, 28, 1)))
+  >>> z.shape
+  (8, 4, 4, 8)
   >>> decoder_apply(p, z).shape
   (8, 28, 28, 1)
 """

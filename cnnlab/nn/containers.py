@@ -17,6 +17,10 @@ class Sequential(nnx.Module):
     layer `Conv2DMaxPool`, which a model chooses.)
 
     Example:
+      >>> import jax.numpy as jnp
+      >>> from flax import nnx
+      >>> from cnnlab.nn import Conv2D, Dense, Flatten, MaxPool2D, Sequential
+      >>> rngs = nnx.Rngs(0)
       >>> model = Sequential(Conv2D(1, 8, 3, rngs=rngs), MaxPool2D(2), Flatten(), Dense(1352, 10, rngs=rngs))
       >>> model(jnp.ones((4, 28, 28, 1))).shape
       (4, 10)

@@ -66,6 +66,9 @@ class Conv2D(_ConvBase):
       rngs: `nnx.Rngs` with a `params` stream.
 
     Example:
+      >>> import jax.numpy as jnp
+      >>> from flax import nnx
+      >>> from cnnlab.nn import Conv2D
       >>> layer = Conv2D(1, 32, 3, padding="same", activation="relu", rngs=nnx.Rngs(0))
       >>> layer.kernel.shape, layer(jnp.ones((8, 28, 28, 1))).shape
       ((3, 3, 1, 32), (8, 28, 28, 32))
@@ -113,6 +116,9 @@ class Conv1D(_ConvBase):
     Kernel `(K, C_in, C_out)`. Arguments as `Conv2D`, with ints for sizes.
 
     Example:
+      >>> import jax.numpy as jnp
+      >>> from flax import nnx
+      >>> from cnnlab.nn import Conv1D
       >>> layer = Conv1D(3, 8, 5, padding="same", rngs=nnx.Rngs(0))
       >>> layer.kernel.shape, layer(jnp.ones((2, 100, 3))).shape
       ((5, 3, 8), (2, 100, 8))
@@ -166,6 +172,9 @@ class Conv2DTranspose(_ConvBase):
       output_padding: None, int or `(ph, pw)`, each smaller than the stride.
 
     Example:
+      >>> import jax.numpy as jnp
+      >>> from flax import nnx
+      >>> from cnnlab.nn import Conv2DTranspose
       >>> layer = Conv2DTranspose(64, 32, 3, strides=2, padding="same", rngs=nnx.Rngs(0))
       >>> layer.kernel.shape, layer(jnp.ones((8, 7, 7, 64))).shape
       ((3, 3, 32, 64), (8, 14, 14, 32))

@@ -39,6 +39,9 @@ class Conv2DMaxPool(nnx.Module):
       pool: a `MaxPool2D` whose strides equal its window (the Keras default).
 
     Example:
+      >>> import jax.numpy as jnp
+      >>> from flax import nnx
+      >>> from cnnlab.nn import Conv2D, Conv2DMaxPool, MaxPool2D
       >>> layer = Conv2DMaxPool(Conv2D(1, 32, 3, padding="same", activation="relu", rngs=nnx.Rngs(0)), MaxPool2D(2))
       >>> layer.conv.kernel.shape, layer(jnp.ones((8, 28, 28, 1))).shape
       ((3, 3, 1, 32), (8, 14, 14, 32))

@@ -32,6 +32,9 @@ class Dense(nnx.Module):
       rngs: `nnx.Rngs` with a `params` stream.
 
     Example:
+      >>> import jax.numpy as jnp
+      >>> from flax import nnx
+      >>> from cnnlab.nn import Dense
       >>> layer = Dense(400, 120, activation="tanh", rngs=nnx.Rngs(0))
       >>> layer.kernel.shape, layer(jnp.ones((8, 400))).shape
       ((400, 120), (8, 120))
@@ -69,6 +72,8 @@ class Flatten(nnx.Module):
     `Flatten` accordingly.
 
     Example:
+      >>> import jax.numpy as jnp
+      >>> from cnnlab.nn import Flatten
       >>> Flatten()(jnp.ones((8, 5, 5, 16))).shape
       (8, 400)
     """
@@ -84,6 +89,8 @@ class Unflatten(nnx.Module):
       shape: the per-example shape, e.g. `(5, 5, 16)`.
 
     Example:
+      >>> import jax.numpy as jnp
+      >>> from cnnlab.nn import Unflatten
       >>> Unflatten((5, 5, 16))(jnp.ones((8, 400))).shape
       (8, 5, 5, 16)
     """

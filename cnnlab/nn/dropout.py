@@ -23,6 +23,9 @@ class Dropout(nnx.Module):
       rngs: `nnx.Rngs` holding that stream (or a default one).
 
     Example:
+      >>> import jax.numpy as jnp
+      >>> from flax import nnx
+      >>> from cnnlab.nn import Dropout
       >>> drop = Dropout(0.25, rngs=nnx.Rngs(dropout=0))
       >>> drop(jnp.ones((8, 512))).shape
       (8, 512)

@@ -29,6 +29,9 @@ class BatchNorm(nnx.Module):
       rngs: `nnx.Rngs`, for signature symmetry with the other layers (nothing random here).
 
     Example:
+      >>> import jax.numpy as jnp
+      >>> from flax import nnx
+      >>> from cnnlab.nn import BatchNorm
       >>> bn = BatchNorm(32, rngs=nnx.Rngs(0))
       >>> bn(jnp.ones((8, 14, 14, 32))).shape, bn.mean.shape
       ((8, 14, 14, 32), (32,))
@@ -109,6 +112,10 @@ class BatchNormalized(nnx.Module):
       rngs: `nnx.Rngs`.
 
     Example:
+      >>> import jax.numpy as jnp
+      >>> from flax import nnx
+      >>> from cnnlab.nn import BatchNormalized, Conv2D
+      >>> rngs = nnx.Rngs(0)
       >>> block = BatchNormalized(Conv2D(3, 32, 3, padding="same", rngs=rngs), "relu", rngs=rngs)
       >>> block(jnp.ones((8, 32, 32, 3))).shape
       (8, 32, 32, 32)

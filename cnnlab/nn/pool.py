@@ -30,6 +30,8 @@ class MaxPool2D(_Pool2D):
     `"same"` pads with -inf so that the output is `ceil(H / stride)` (Keras/TensorFlow).
 
     Example:
+      >>> import jax.numpy as jnp
+      >>> from cnnlab.nn import MaxPool2D
       >>> MaxPool2D(2, padding="same")(jnp.ones((8, 7, 7, 8))).shape
       (8, 4, 4, 8)
     """
@@ -42,6 +44,8 @@ class AvgPool2D(_Pool2D):
     """Average pooling, Keras `AveragePooling2D` defaults; `"same"` windows average real pixels only.
 
     Example:
+      >>> import jax.numpy as jnp
+      >>> from cnnlab.nn import AvgPool2D
       >>> AvgPool2D(2)(jnp.ones((8, 28, 28, 6))).shape
       (8, 14, 14, 6)
     """

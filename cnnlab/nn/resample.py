@@ -12,6 +12,8 @@ class UpSampling2D(nnx.Module):
     """Upsampling by integer factors, Keras `UpSampling2D` (`"nearest"` or half-pixel `"bilinear"`).
 
     Example:
+      >>> import jax.numpy as jnp
+      >>> from cnnlab.nn import UpSampling2D
       >>> UpSampling2D(2)(jnp.ones((8, 7, 7, 8))).shape
       (8, 14, 14, 8)
     """
