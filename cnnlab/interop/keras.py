@@ -6,12 +6,10 @@ for `BatchNormalization`), and flatten NHWC as Keras does, so weights copy over
 unchanged; what these functions do is pair the layers and check every shape. Keras is
 imported only when a Keras model is given; files are read with h5py.
 
-Example, the Keras-tutorial MNIST CNN and `cnnlab.models.MnistCNN` (Keras on JAX; the
-backend is chosen before Keras is first imported, here without changing `os.environ`):
+Example, the Keras-tutorial MNIST CNN and `cnnlab.models.MnistCNN` (Keras on JAX):
   >>> import os
-  >>> from unittest import mock
-  >>> with mock.patch.dict(os.environ, KERAS_BACKEND="jax"):
-  ...     import keras
+  >>> os.environ["KERAS_BACKEND"] = "jax"  # before Keras is first imported
+  >>> import keras
   >>> from keras import layers as L
   >>> import numpy as np
   >>> from flax import nnx
