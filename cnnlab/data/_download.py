@@ -178,9 +178,13 @@ def extracted(path: str, directory: str) -> bool:
             sizes = json.load(f)
     except (OSError, ValueError):  # no marker, or one from an older cnnlab (empty)
         return False
-    return isinstance(sizes, dict) and bool(sizes) and all(
-        os.path.isfile(p := os.path.join(directory, name)) and os.path.getsize(p) == size
-        for name, size in sizes.items()
+    return (
+        isinstance(sizes, dict)
+        and bool(sizes)
+        and all(
+            os.path.isfile(p := os.path.join(directory, name)) and os.path.getsize(p) == size
+            for name, size in sizes.items()
+        )
     )
 
 

@@ -15,10 +15,10 @@ import pickle
 
 import numpy as np
 
-_reconstruct = np.zeros(0).__reduce__()[0]  # NumPy's array reconstructor, under any NumPy version
-
 from cnnlab.data._idx import read_idx
 from cnnlab.data.dataset import KNOWN
+
+_reconstruct = np.zeros(0).__reduce__()[0]  # NumPy's array reconstructor, under any NumPy version
 
 _IDX_PREFIX = {"train": "train", "test": "t10k"}
 _CIFAR_TRAIN = tuple(f"data_batch_{i}" for i in range(1, 6))

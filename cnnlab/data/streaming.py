@@ -147,8 +147,9 @@ class SourceReader:
 
 def as_reader(data, *, fn: str, name: str) -> SourceReader | None:
     """A `SourceReader` when ``data`` is a non-empty random-access source of dicts, else None."""
-    if hasattr(data, "shape") or (isinstance(data, tuple | list) and len(data) == 2 and all(
-            hasattr(a, "shape") for a in data)):
+    if hasattr(data, "shape") or (
+        isinstance(data, tuple | list) and len(data) == 2 and all(hasattr(a, "shape") for a in data)
+    ):
         return None  # an array, or (inputs, targets)
     if hasattr(data, "__len__") and hasattr(data, "__getitem__") and len(data):
         first = data[0]

@@ -50,9 +50,11 @@ class Checkpointer(CheckpointDirectory):
         try:
             self._manager.save(
                 epoch,
-                args=ocp.args.Composite(state=ocp.args.StandardSave(state),
-                                        meta=ocp.args.JsonSave({**meta, "metrics": metrics}),
-                                        checksums=ocp.args.JsonSave(trees.checksums(state))),
+                args=ocp.args.Composite(
+                    state=ocp.args.StandardSave(state),
+                    meta=ocp.args.JsonSave({**meta, "metrics": metrics}),
+                    checksums=ocp.args.JsonSave(trees.checksums(state)),
+                ),
                 force=True,
             )
             self._manager.wait_until_finished()
@@ -94,7 +96,8 @@ class Checkpointer(CheckpointDirectory):
             stored = self._manager.item_metadata(epoch)["state"]
         except Exception as e:  # orbax raises several types for unreadable metadata
             raise CorruptCheckpointError(
-                f"restore: checkpoint {where} is corrupted: its metadata cannot be read ({e})") from e
+                f"restore: checkpoint {where} is corrupted: its metadata cannot be read ({e})"
+            ) from e
         if stored is None:
             raise CorruptCheckpointError(f"restore: checkpoint {where} is corrupted: it has no state metadata")
         if partial:
@@ -102,15 +105,20 @@ class Checkpointer(CheckpointDirectory):
             if missing:
                 raise CheckpointError(f"restore: checkpoint {where} holds no {missing}; it holds {sorted(stored)}")
             _check_fits(where, trees.flat({k: stored[k] for k in target}), trees.flat(target))
-            full = {k: jax.tree.map(lambda m: jax.ShapeDtypeStruct(tuple(m.shape), m.dtype), v)
-                    for k, v in stored.items()}
+            full = {
+                k: jax.tree.map(lambda m: jax.ShapeDtypeStruct(tuple(m.shape), m.dtype), v) for k, v in stored.items()
+            }
             target = {**full, **target}
         else:
             _check_fits(where, trees.flat(stored), trees.flat(target))
         try:
             out = self._manager.restore(
-                epoch, args=ocp.args.Composite(state=ocp.args.StandardRestore(target), meta=ocp.args.JsonRestore(),
-                                               checksums=ocp.args.JsonRestore())
+                epoch,
+                args=ocp.args.Composite(
+                    state=ocp.args.StandardRestore(target),
+                    meta=ocp.args.JsonRestore(),
+                    checksums=ocp.args.JsonRestore(),
+                ),
             )
         except Exception as e:
             raise CorruptCheckpointError(f"restore: checkpoint {where} is corrupted: {type(e).__name__}: {e}") from e
@@ -119,8 +127,10 @@ class Checkpointer(CheckpointDirectory):
         got, stored_sums = trees.checksums(state), out["checksums"] or {}
         bad = sorted(k for k in got if stored_sums.get(k) != got[k])
         if bad:
-            raise CorruptCheckpointError(f"restore: checkpoint {where} is corrupted: the data of {bad[:8]} does "
-                                         "not match the sha256 recorded when it was saved")
+            raise CorruptCheckpointError(
+                f"restore: checkpoint {where} is corrupted: the data of {bad[:8]} does "
+                "not match the sha256 recorded when it was saved"
+            )
         return trees.data_to_keys(state, like), out["meta"]
 
 
@@ -128,5 +138,8 @@ def _check_fits(where: str, stored: dict, wanted: dict) -> None:
     """Raises CheckpointError listing what differs between stored and wanted leaves, if anything does."""
     lines = trees.differences(stored, wanted)
     if lines:
-        raise CheckpointError(f"restore: checkpoint {where} does not match the model being restored into; "
-                              + "; ".join(lines) + ". Was it written for another model or optimizer?")
+        raise CheckpointError(
+            f"restore: checkpoint {where} does not match the model being restored into; "
+            + "; ".join(lines)
+            + ". Was it written for another model or optimizer?"
+        )

@@ -28,7 +28,14 @@ from cnnlab import data as cdata
 from cnnlab.train.state import TrainState
 
 __all__ = [
-    "StepSpec", "apply_batched", "batch_sums", "eval_sums", "per_step_epoch", "scan_epoch", "split", "train_step",
+    "StepSpec",
+    "apply_batched",
+    "batch_sums",
+    "eval_sums",
+    "per_step_epoch",
+    "scan_epoch",
+    "split",
+    "train_step",
 ]
 
 

@@ -28,6 +28,7 @@ from cnnlab.train.trainers import OneModel, resume_one
 
 __all__ = ["fit"]
 
+
 def fit(
     model: nnx.Module,
     train_data,
@@ -148,27 +149,43 @@ def fit(
     loss_name, loss_fn = objectives.resolve_loss(loss)
     metric_fns = objectives.resolve_metrics(metrics, loss_name)
     tx, opt_config = resolve_optimizer(optimizer)
-    config = jsonable(dict(
-        model=type(model).__name__, loss=loss_name, optimizer=opt_config,
-        optimizer_fingerprint=guards.fingerprint(tx), batch_size=batch_size,
-        seed=seed, num_examples=train.n, metrics=sorted(metric_fns), epochs=epochs,
-        compute_dtype=None if compute_dtype is None else compute_dtype.name,
-        best_metric=best_metric, best_mode=ckpts.best_mode, per_step=per_step,
-    ))
+    config = jsonable(
+        dict(
+            model=type(model).__name__,
+            loss=loss_name,
+            optimizer=opt_config,
+            optimizer_fingerprint=guards.fingerprint(tx),
+            batch_size=batch_size,
+            seed=seed,
+            num_examples=train.n,
+            metrics=sorted(metric_fns),
+            epochs=epochs,
+            compute_dtype=None if compute_dtype is None else compute_dtype.name,
+            best_metric=best_metric,
+            best_mode=ckpts.best_mode,
+            per_step=per_step,
+        )
+    )
     _check_best(ckpts, metric_fns, val)
     model.train()
     graph_train, *parts = core.split(model)
     model.eval()
     graph_eval = core.split(model)[0]
     check_data("fit", graph_eval, tuple(parts), loss_name, [train, val])
-    spec = core.StepSpec(graph_train, loss_fn, tuple(metric_fns.items()), tx, augment, train.n, batch_size,
-                         mesh.batch, compute_dtype)
+    spec = core.StepSpec(
+        graph_train, loss_fn, tuple(metric_fns.items()), tx, augment, train.n, batch_size, mesh.batch, compute_dtype
+    )
     base = jax.random.key(seed)
-    trainer = OneModel(model, spec, graph_eval, base, to_device(train, mesh.replicated),
-                          per_step or train.reader is not None)
+    trainer = OneModel(
+        model, spec, graph_eval, base, to_device(train, mesh.replicated), per_step or train.reader is not None
+    )
     if val is not None:
-        trainer.validation = (to_device(val, mesh.replicated), val.n, (("loss", loss_fn), *metric_fns.items()),
-                              eval_batch_size)
+        trainer.validation = (
+            to_device(val, mesh.replicated),
+            val.n,
+            (("loss", loss_fn), *metric_fns.items()),
+            eval_batch_size,
+        )
     state = TrainState(*parts, tx.init(parts[0]), jnp.bool_(True))
     if mesh.replicated is not None:
         state = replicate(state, mesh.replicated)
@@ -195,5 +212,3 @@ def _check_best(ckpts: Checkpointing, metric_fns: dict, val: Data | None) -> Non
     known = names + ([f"val_{k}" for k in names] if val is not None else [])
     if ckpts.best_metric not in known:
         raise ValueError(f"fit: best_metric {ckpts.best_metric!r} is not recorded; recorded: {known}")
-
-

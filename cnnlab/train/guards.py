@@ -97,8 +97,9 @@ def check_factor(fn: str, factor) -> float | None:
     if factor is None:
         return None
     if isinstance(factor, bool) or not isinstance(factor, int | float) or not math.isfinite(factor) or factor <= 1:
-        raise ValueError(f"{fn}: divergence_factor must be a finite number > 1, or None to turn the check off; "
-                         f"got {factor!r}")
+        raise ValueError(
+            f"{fn}: divergence_factor must be a finite number > 1, or None to turn the check off; got {factor!r}"
+        )
     return float(factor)
 
 

@@ -62,6 +62,7 @@ class History:
 
     def save(self, path: str | os.PathLike) -> None:
         """Writes the history as JSON (non-finite numbers as ``null``)."""
+
         def clean(v):
             return None if isinstance(v, float) and not math.isfinite(v) else v
 
@@ -145,8 +146,9 @@ def plot_histories(histories: Sequence[History], path: str | os.PathLike, *, lab
     if empty:
         raise ValueError(f"plot_histories: history {empty[0]} has no epochs recorded")
     if labels is not None and len(labels) != len(histories):
-        raise ValueError(f"plot_histories: labels must give one label per history ({len(histories)}); "
-                         f"got {len(labels)}")
+        raise ValueError(
+            f"plot_histories: labels must give one label per history ({len(histories)}); got {len(labels)}"
+        )
     common = set.intersection(*(set(h.keys()) for h in histories))
     names = [k for k in histories[0].keys() if k in common and k not in ("epoch", *TIMING_KEYS)
              and not k.startswith("val_")]  # fmt: skip

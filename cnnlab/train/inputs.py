@@ -173,4 +173,3 @@ def jsonable(v):
     if v is None or isinstance(v, bool | int | float | str):
         return v
     return getattr(v, "__name__", type(v).__name__)
-

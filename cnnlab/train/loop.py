@@ -110,8 +110,9 @@ class EpochLoop:
                 saved = self.checkpointing.due(epoch + 1, self.options.epochs)
                 if saved:
                     self._save(state, epoch + 1)
-                if self.options.on_epoch is not None and _says_stop(self.options.on_epoch(
-                        self.trainer.report([dict(r) for r in records]))):
+                if self.options.on_epoch is not None and _says_stop(
+                    self.options.on_epoch(self.trainer.report([dict(r) for r in records]))
+                ):
                     # Stopped early: this epoch is the run's last, so it is checkpointed too.
                     if self.ckpt is not None and not saved:
                         self._save(state, epoch + 1)
@@ -156,8 +157,10 @@ class EpochLoop:
         seen = self.trainer.steps * self.trainer.batch_size
         if "diverged_at" in self.histories[j].config:  # no training this epoch (or from a step of it on)
             return {"epoch": epoch + 1, **{k: math.nan for k in self.trainer.names}}
-        return {"epoch": epoch + 1, **{k: float(np.sum(sums[k][j], dtype=np.float64)) / seen
-                                       for k in self.trainer.names}}
+        return {
+            "epoch": epoch + 1,
+            **{k: float(np.sum(sums[k][j], dtype=np.float64)) / seen for k in self.trainer.names},
+        }
 
     def _last(self) -> str | None:
         latest = None if self.ckpt is None else self.ckpt.latest()
@@ -177,7 +180,10 @@ class EpochLoop:
                 f"{fn}: the loss{self.trainer.member(j)} became {values[j, step]} at epoch {epoch + 1}, step "
                 f"{step + 1} of {steps} (global step {epoch * steps + step}); stopped. The model holds the "
                 f"parameters from before that step; last good checkpoint: {self._last()}. Lower the learning rate?",
-                epoch=epoch + 1, step=step + 1, history=self.histories[j], checkpoint=self._last(),
+                epoch=epoch + 1,
+                step=step + 1,
+                history=self.histories[j],
+                checkpoint=self._last(),
             )
 
     def _check_states(self, state, before, epoch, records) -> TrainState:
@@ -187,8 +193,12 @@ class EpochLoop:
         running = self._running()
         bad = running & ~finite
         factor = self.options.divergence_factor
-        diverged = np.asarray([bool(run) and guards.diverged(r["loss"], ref, factor)
-                               for run, r, ref in zip(running, records, self.references)])
+        diverged = np.asarray(
+            [
+                bool(run) and guards.diverged(r["loss"], ref, factor)
+                for run, r, ref in zip(running, records, self.references)
+            ]
+        )
         if not (bad | diverged).any():
             return state
         if self.options.freeze:
@@ -198,18 +208,27 @@ class EpochLoop:
             return self.trainer.freeze(state, before, bad | diverged)
         self.trainer.publish(before)
         j = int(np.flatnonzero(bad | diverged)[0])
-        where = (f"stopped before saving it. The model holds the state from the start of epoch {epoch + 1}; "
-                 f"last good checkpoint: {self._last()}")
-        fn, who, kw = self.options.fn, self.trainer.member(j), dict(
-            epoch=epoch + 1, step=None, history=self.histories[j], checkpoint=self._last())
+        where = (
+            f"stopped before saving it. The model holds the state from the start of epoch {epoch + 1}; "
+            f"last good checkpoint: {self._last()}"
+        )
+        fn, who, kw = (
+            self.options.fn,
+            self.trainer.member(j),
+            dict(epoch=epoch + 1, step=None, history=self.histories[j], checkpoint=self._last()),
+        )
         if bad[j]:
             raise NonFiniteLossError(
                 f"{fn}: a parameter or batch statistic{who} became NaN/inf during epoch {epoch + 1} while the loss "
-                f"stayed finite; {where}. Lower the learning rate?", **kw)
+                f"stayed finite; {where}. Lower the learning rate?",
+                **kw,
+            )
         raise DivergenceError(
             f"{fn}: the training loss{who} diverged at epoch {epoch + 1}: its mean {records[j]['loss']:.4g} is over "
             f"divergence_factor={factor:g} times the lowest so far ({self.references[j]:.4g}); {where}. Lower the "
-            "learning rate, or raise divergence_factor (None turns the check off)", **kw)
+            "learning rate, or raise divergence_factor (None turns the check off)",
+            **kw,
+        )
 
     def _save(self, state: TrainState, epoch: int) -> None:
         arrays, meta, metrics = self.trainer.checkpoint(state, epoch, self)
@@ -227,4 +246,3 @@ def _postfix(records: list[dict], names: list[str]) -> dict:
     if len(records) == 1:
         return {k: f"{records[0][k]:.4g}" for k in keys}
     return {f"mean_{k}": f"{np.nanmean([r[k] for r in records]):.4g}" for k in keys}
-

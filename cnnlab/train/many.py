@@ -107,8 +107,14 @@ def fit_many(
     if isinstance(batch_size, bool) or not isinstance(batch_size, int) or not 1 <= batch_size <= train.n:
         raise ValueError(f"fit_many: batch_size must be an int in [1, {train.n}]; got {batch_size!r}")
     ckpts = Checkpointing(checkpoint_dir, checkpoint_every, keep, None, resume, overwrite).check("fit_many")
-    options = LoopOptions("fit_many", epochs, guards.check_factor("fit_many", divergence_factor),
-                          on_nonfinite == "freeze", verbose, on_epoch)
+    options = LoopOptions(
+        "fit_many",
+        epochs,
+        guards.check_factor("fit_many", divergence_factor),
+        on_nonfinite == "freeze",
+        verbose,
+        on_epoch,
+    )
     loss_name, loss_fn = objectives.resolve_loss(loss)
     metric_fns = objectives.resolve_metrics(metrics, loss_name)
     tx, opt_config = resolve_optimizer(optimizer) if rates is None else resolve_rate_in_state(optimizer)
@@ -117,15 +123,31 @@ def fit_many(
     models[0].eval()
     graph_eval = core.split(models[0])[0]
     check_data("fit_many", graph_eval, jax.tree.map(lambda a: a[0], state.model_state), loss_name, [train, val])
-    config = jsonable({"loss": loss_name, "optimizer": opt_config, "optimizer_fingerprint": guards.fingerprint(tx),
-                       "batch_size": batch_size, "num_examples": train.n,
-                       "metrics": sorted(metric_fns), "epochs": epochs, "learning_rates": rates})
-    trainer = Stack(models, core.StepSpec(graph, loss_fn, tuple(metric_fns.items()), tx, None, train.n, batch_size),
-                     graph_eval, seeds, to_device(train), config)
+    config = jsonable(
+        {
+            "loss": loss_name,
+            "optimizer": opt_config,
+            "optimizer_fingerprint": guards.fingerprint(tx),
+            "batch_size": batch_size,
+            "num_examples": train.n,
+            "metrics": sorted(metric_fns),
+            "epochs": epochs,
+            "learning_rates": rates,
+        }
+    )
+    trainer = Stack(
+        models,
+        core.StepSpec(graph, loss_fn, tuple(metric_fns.items()), tx, None, train.n, batch_size),
+        graph_eval,
+        seeds,
+        to_device(train),
+        config,
+    )
     if val is not None:
         trainer.validation = (to_device(val), val.n, (("loss", loss_fn), *metric_fns.items()), eval_batch_size)
-    loop = EpochLoop(trainer, options, [History(config=member_config(config, j, s)) for j, s in enumerate(seeds)],
-                     ckpts)
+    loop = EpochLoop(
+        trainer, options, [History(config=member_config(config, j, s)) for j, s in enumerate(seeds)], ckpts
+    )
     try:
         loop.train(state, resume_stack)
     finally:
@@ -149,5 +171,3 @@ def _stack(models, tx, rates):
     if rates is not None:
         opt_state = set_learning_rate(opt_state, rates)
     return graphs[0], TrainState(params, keys, rest, opt_state, jnp.ones((len(models),), jnp.bool_))
-
-

@@ -81,9 +81,7 @@ def optimizer_config(name: str, **overrides) -> dict:
     defaults = OPTIMIZERS[name]
     unknown = sorted(set(overrides) - set(defaults))
     if unknown:
-        raise ValueError(
-            f"make_optimizer: {name} takes no argument(s) {unknown}; it takes {sorted(defaults)}"
-        )
+        raise ValueError(f"make_optimizer: {name} takes no argument(s) {unknown}; it takes {sorted(defaults)}")
     return {"name": name, **defaults, **overrides}
 
 
@@ -123,6 +121,7 @@ def promotion_safe(tx: optax.GradientTransformation) -> optax.GradientTransforma
     ``1 - b1 ** count``), which ``jax.numpy_dtype_promotion("strict")`` rejects; the
     wrapper lets optimizers run inside code (and tests) that use strict promotion.
     """
+
     def init(params):
         with jax.numpy_dtype_promotion("standard"):
             return tx.init(params)
@@ -148,8 +147,9 @@ def make_rate_in_state_optimizer(name: str, **config) -> optax.GradientTransform
       **config: its other arguments; not ``learning_rate``.
     """
     if "learning_rate" in config:
-        raise ValueError("make_rate_in_state_optimizer: the learning rate is set in the state "
-                         "(set_learning_rate), not given here")
+        raise ValueError(
+            "make_rate_in_state_optimizer: the learning rate is set in the state (set_learning_rate), not given here"
+        )
     optimizer_config(name, **config)  # names an unknown optimizer or argument
     return _rate_in_state(name, tuple(sorted(config.items())))
 
@@ -168,8 +168,9 @@ def set_learning_rate(state, learning_rate):
     """``state`` of a `make_rate_in_state_optimizer` with its rate replaced by
     ``learning_rate`` (a float32 array: a scalar, or one rate per member of a stacked state)."""
     if not isinstance(state, optax.InjectStatefulHyperparamsState) or "learning_rate" not in state.hyperparams:
-        raise TypeError(f"set_learning_rate: state must come from make_rate_in_state_optimizer; "
-                        f"got {type(state).__name__}")
+        raise TypeError(
+            f"set_learning_rate: state must come from make_rate_in_state_optimizer; got {type(state).__name__}"
+        )
     rate = jnp.asarray(learning_rate, jnp.float32)
     return state._replace(hyperparams={**state.hyperparams, "learning_rate": rate})
 

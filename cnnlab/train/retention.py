@@ -47,8 +47,15 @@ class CheckpointDirectory:
       read_only: only read (never create, write or delete); for loading trained models.
     """
 
-    def __init__(self, directory: str | os.PathLike, *, keep: int = 3, best_metric: str | None = None,
-                 best_mode: str | None = None, read_only: bool = False):
+    def __init__(
+        self,
+        directory: str | os.PathLike,
+        *,
+        keep: int = 3,
+        best_metric: str | None = None,
+        best_mode: str | None = None,
+        read_only: bool = False,
+    ):
         if not isinstance(keep, int) or keep < 1:
             raise ValueError(f"Checkpointer: keep must be a positive int; got {keep!r}")
         if best_mode is None:
@@ -64,12 +71,19 @@ class CheckpointDirectory:
         self._metrics: dict[int, dict] = {}
         self._warned: set[int] = set()
         options = ocp.CheckpointManagerOptions(
-            enable_async_checkpointing=False, cleanup_tmp_directories=False, create=False, read_only=read_only,
+            enable_async_checkpointing=False,
+            cleanup_tmp_directories=False,
+            create=False,
+            read_only=read_only,
         )
         self._manager = ocp.CheckpointManager(
-            self.directory, options=options,
-            item_handlers={"state": ocp.StandardCheckpointHandler(), "meta": ocp.JsonCheckpointHandler(),
-                           "checksums": ocp.JsonCheckpointHandler()},
+            self.directory,
+            options=options,
+            item_handlers={
+                "state": ocp.StandardCheckpointHandler(),
+                "meta": ocp.JsonCheckpointHandler(),
+                "checksums": ocp.JsonCheckpointHandler(),
+            },
         )
         if not read_only:
             self._clean()
@@ -149,7 +163,7 @@ class CheckpointDirectory:
     def retain(self) -> None:
         """Removes all but the latest ``keep`` checkpoints and the best one."""
         epochs = self.epochs()
-        keep = set(epochs[-self.keep:])
+        keep = set(epochs[-self.keep :])
         best = self._best(epochs)
         if best is not None:
             keep.add(best)  # never lose the best one, whatever came after it
@@ -162,9 +176,11 @@ class CheckpointDirectory:
         free = shutil.disk_usage(self.directory).free
         need = int(nbytes * 1.2) + (1 << 20)  # the arrays, their metadata and JSON
         if free < need:
-            raise CheckpointError(f"fit: checkpoint_dir {self.directory} has {free / 2**20:.1f} MiB free; a "
-                                  f"checkpoint needs about {need / 2**20:.1f} MiB. Free some space or choose another "
-                                  "checkpoint_dir")
+            raise CheckpointError(
+                f"fit: checkpoint_dir {self.directory} has {free / 2**20:.1f} MiB free; a "
+                f"checkpoint needs about {need / 2**20:.1f} MiB. Free some space or choose another "
+                "checkpoint_dir"
+            )
 
     def path(self, epoch: int) -> str:
         """The directory of the checkpoint of ``epoch``."""

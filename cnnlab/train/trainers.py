@@ -23,15 +23,27 @@ from cnnlab.train.state import TrainState
 __all__ = ["OneModel", "Stack", "member_config", "resume_one", "resume_stack"]
 
 # Config keys that must agree between a checkpoint and the run resuming from it.
-_RESUME_KEYS = ("loss", "optimizer", "optimizer_fingerprint", "batch_size", "seed", "num_examples", "metrics",
-                "model", "compute_dtype")
+_RESUME_KEYS = (
+    "loss",
+    "optimizer",
+    "optimizer_fingerprint",
+    "batch_size",
+    "seed",
+    "num_examples",
+    "metrics",
+    "model",
+    "compute_dtype",
+)
 
 
 def resume_one(loop: EpochLoop, state: TrainState, config: dict, mesh: Mesh) -> tuple[TrainState, int]:
     """The state and first epoch from the newest intact checkpoint (unchanged, 0 if there is none)."""
     trainer = loop.trainer
-    like = {"model": nnx.to_pure_dict(nnx.state(trainer.model)), "opt_state": state.opt_state,
-            "key": np.asarray(jax.random.key_data(trainer.base))}
+    like = {
+        "model": nnx.to_pure_dict(nnx.state(trainer.model)),
+        "opt_state": state.opt_state,
+        "key": np.asarray(jax.random.key_data(trainer.base)),
+    }
     now = {k: config.get(k) for k in _RESUME_KEYS}
     found = restore_newest(loop.ckpt, like, check=lambda where, meta: check_config("fit", where, meta["config"], now))
     if found is None:
@@ -105,8 +117,12 @@ class OneModel:
         # The run's key as a host array: the same in every process, so orbax writes it once.
         arrays = {"model": merged, "opt_state": state.opt_state, "key": np.asarray(jax.random.key_data(self.base))}
         history = loop.histories[0]
-        meta = {"config": history.config, "epoch": epoch, "history": history.to_dict(),
-                "reference_loss": loop.references[0]}
+        meta = {
+            "config": history.config,
+            "epoch": epoch,
+            "history": history.to_dict(),
+            "reference_loss": loop.references[0],
+        }
         return arrays, meta, _finite(history.records[-1])
 
     def report(self, records):
@@ -130,15 +146,19 @@ def resume_stack(loop: EpochLoop, state: TrainState) -> tuple[TrainState, int]:
     """The state and first epoch from the newest intact checkpoint (unchanged, 0 if there is none)."""
     trainer = loop.trainer
     config, seeds = trainer.config, trainer.seeds
-    now = {**{k: v for k, v in config.items() if k != "epochs"}, "seeds": list(seeds),
-           "model": type(trainer.models[0]).__name__}
+    now = {
+        **{k: v for k, v in config.items() if k != "epochs"},
+        "seeds": list(seeds),
+        "model": type(trainer.models[0]).__name__,
+    }
     like = {"params": state.params, "rest": state.rest, "opt_state": state.opt_state}
     found = restore_newest(loop.ckpt, like, lambda where, meta: check_config("fit_many", where, meta["config"], now))
     if found is None:
         return state, 0
     stored, meta = found
-    loop.histories = [History(records, member_config(config, j, s))
-                      for j, (records, s) in enumerate(zip(meta["histories"], seeds))]
+    loop.histories = [
+        History(records, member_config(config, j, s)) for j, (records, s) in enumerate(zip(meta["histories"], seeds))
+    ]
     for h, stop in zip(loop.histories, meta.get("diverged_at") or [None] * len(seeds)):
         if stop is not None:
             h.config["diverged_at"] = stop
@@ -238,10 +258,13 @@ class Stack:
 
     def checkpoint(self, state, epoch, loop):
         # The members' RNG keys are not stored: every step reseeds them from the run's seed.
-        meta = {"config": {**self.config, "seeds": list(self.seeds), "model": type(self.models[0]).__name__},
-                "epoch": epoch, "histories": [h.records for h in loop.histories],
-                "diverged_at": [h.config.get("diverged_at") for h in loop.histories],
-                "reference_losses": list(loop.references)}
+        meta = {
+            "config": {**self.config, "seeds": list(self.seeds), "model": type(self.models[0]).__name__},
+            "epoch": epoch,
+            "histories": [h.records for h in loop.histories],
+            "diverged_at": [h.config.get("diverged_at") for h in loop.histories],
+            "reference_losses": list(loop.references),
+        }
         return {"params": state.params, "rest": state.rest, "opt_state": state.opt_state}, meta, None
 
     def report(self, records):
