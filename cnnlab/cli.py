@@ -1,4 +1,4 @@
-"""The `cnnlab` command: ``demo``, ``list``, ``run NAME``, ``report``.
+"""The `cnnlab` command: ``demo``, ``list``, ``run NAME``, ``report``, and ``--version``.
 
 A bad option, an unwritable directory, unavailable data or an unusable checkpoint ends in
 one line on stderr (``cnnlab run NAME: error: ...``) and exit status 2, before anything
@@ -79,14 +79,24 @@ def _demo(out: str) -> int:
     return 0 if metrics["all_within_1e-5"] else 1
 
 
+def _version() -> str:
+    from cnnlab import __version__
+
+    return f"cnnlab {__version__}"
+
+
 def main(argv=None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
+    if argv[:1] in (["--version"], ["-V"]):
+        print(_version())
+        return 0
     # `run` and `report` parse their own options (a study's --help lists them).
     if argv and argv[0] == "run":
         return _run(argv[1:])
     if argv and argv[0] == "report":
         return _report(argv[1:])
     parser = argparse.ArgumentParser(prog="cnnlab", description="cnnlab: classic CNNs in JAX.")
+    parser.add_argument("-V", "--version", action="version", version=_version())
     sub = parser.add_subparsers(dest="command", required=True)
     demo = sub.add_parser("demo", help="run every operator on a built-in image, check it against jax.lax, draw it")
     demo.add_argument("--out", default="results/ops_demo", help="output directory (default: %(default)s)")
