@@ -35,7 +35,7 @@ def _run(argv: list[str]) -> int:
     try:
         study = experiments.get(name)
     except KeyError as e:
-        print(f"cnnlab run: error: {e.args[0]}", file=sys.stderr)
+        print(_harness.error_line("cnnlab run", e.args[0]), file=sys.stderr)
         return 2
     return _harness.run_study(study, rest)
 
@@ -47,11 +47,12 @@ def _report(argv: list[str]) -> int:
     parser.add_argument("--no-figures", action="store_true", help="do not copy the figures next to it")
     args = parser.parse_args(argv)
     from experiments import _report as report
+    from experiments._harness import error_line
 
     try:
         path = report.build(args.results, args.out, figures=not args.no_figures)
     except FileNotFoundError as e:
-        print(f"cnnlab report: error: {e}", file=sys.stderr)
+        print(error_line(parser.prog, str(e)), file=sys.stderr)
         return 2
     print(f"wrote {path}")
     return 0
@@ -62,16 +63,16 @@ def _demo(out: str) -> int:
     from pathlib import Path
 
     from cnnlab import demo as demo_mod
-    from experiments._harness import UsageError, check_dir
+    from experiments._harness import UsageError, check_dir, error_line
 
     try:
         check_dir("--out", Path(out))
         metrics = demo_mod.run(out)
     except UsageError as e:
-        print(f"cnnlab demo: error: {e}", file=sys.stderr)
+        print(error_line("cnnlab demo", str(e)), file=sys.stderr)
         return 2
     except OSError as e:  # the disk filled, or the directory went away, while writing
-        print(f"cnnlab demo: error: --out {out}: cannot write there ({e.strerror or e})", file=sys.stderr)
+        print(error_line("cnnlab demo", f"--out {out}: cannot write there ({e.strerror or e})"), file=sys.stderr)
         return 2
     for name, d in metrics["max_abs_diff_vs_lax"].items():
         print(f"{name:28s} max |ours - lax| = {d:.2e}")

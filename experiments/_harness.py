@@ -28,12 +28,14 @@ with status 1.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import dataclasses
 import json
 import logging
 import math
 import os
 import platform
+import re
 import shlex
 import sys
 import time
@@ -50,7 +52,9 @@ __all__ = [
     "UsageError",
     "add_options",
     "check_dir",
+    "error_line",
     "main",
+    "plural",
     "run_study",
 ]
 
@@ -63,6 +67,41 @@ DEVICES = {"cpu": "cpu", "gpu": "cuda", "tpu": "tpu"}
 MAX_SEED = 2**32 - 1
 #: The options that set a study setting, as ``--set KEY=VALUE`` also does.
 SETTING_OPTIONS = {"epochs": "--epochs", "batch_size": "--batch-size", "dataset": "--dataset"}
+
+
+def plural(n: int, word: str, many: str | None = None) -> str:
+    """``n`` and ``word``, the word in the plural unless ``n`` is 1.
+
+    >>> plural(1, "epoch"), plural(3, "epoch"), plural(2, "canvas", "canvases")
+    ('1 epoch', '3 epochs', '2 canvases')
+    """
+    return f"{n} {word if n == 1 else (many or word + 's')}"
+
+
+#: "1 epochs" and the like, in the words a study writes: `_singular` mends them.
+_ONE_PLURAL = re.compile(r"(?<![\w.,+-])1 (epoch|seed|step|image|example|digit|point|file|run|layer|sample|class)e?s\b")
+
+
+def _singular(text: str) -> str:
+    """Mends "1 epochs" (and "1 seeds", "1 images" ...) in user-facing text to the singular.
+
+    >>> _singular("after 1 epochs, 1 classes, 11 epochs, 0.1 epochs")
+    'after 1 epoch, 1 class, 11 epochs, 0.1 epochs'
+    """
+    return _ONE_PLURAL.sub(r"1 \1", text)
+
+
+def error_line(prog: str, message: str) -> str:
+    """The one line an error prints: ``PROG: error: MESSAGE``, with a prefix the message repeats removed.
+
+    >>> error_line("cnnlab report", "cnnlab report: no results directory results")
+    'cnnlab report: error: no results directory results'
+    """
+    message = message.strip()
+    for prefix in (f"{prog}: error: ", f"{prog}: "):
+        if message.startswith(prefix):
+            message = message[len(prefix) :]
+    return f"{prog}: error: {message}"
 
 
 class UsageError(Exception):
@@ -181,7 +220,7 @@ class Run:
     def log(self, message: str) -> None:
         """A progress line on stderr, ``[name] message`` (silent with ``--quiet``)."""
         if self.verbose:
-            print(f"[{self.study.name}] {message}", file=sys.stderr, flush=True)
+            print(f"[{self.study.name}] {_singular(message)}", file=sys.stderr, flush=True)
 
     # -- data -------------------------------------------------------------------------------
     def data(self, split: str = "train", name: str | None = None):
@@ -240,7 +279,8 @@ class Run:
         if self.checkpoint_dir is not None:
             kw.update(self._checkpoint_kw(tag))
         kw.update(kwargs)
-        what = f"{type(model).__name__}, {kw['epochs']} epochs of {n} examples, batch {kw['batch_size']}"
+        epochs, examples = plural(kw["epochs"], "epoch"), plural(n, "example")
+        what = f"{type(model).__name__}, {epochs} of {examples}, batch {kw['batch_size']}"
         self.log(f"training {tag}: {what}")
         history = train.fit(model, train_data, **kw)
         self.histories[tag] = history
@@ -261,7 +301,10 @@ class Run:
             kw.update(self._checkpoint_kw(tag))
         kw.update(kwargs)
         seeds = list(seeds)
-        self.log(f"training {tag}: {len(seeds)} seeds at once, {kw['epochs']} epochs of {n} examples")
+        self.log(
+            f"training {tag}: {plural(len(seeds), 'seed')} at once, {plural(kw['epochs'], 'epoch')} of "
+            f"{plural(n, 'example')}"
+        )
         t0 = time.perf_counter()
         models, histories = train.fit_many(make_model, seeds, train_data, **kw)
         for s, h in zip(seeds, histories):
@@ -296,7 +339,13 @@ class Run:
           note: anything a reader needs (different data, fewer epochs).
         """
         self.references.append(
-            dict(quantity=quantity, ours=_plain(ours), reference=_plain(reference), source=source, note=note)
+            dict(
+                quantity=_singular(quantity),
+                ours=_plain(ours),
+                reference=_plain(reference),
+                source=_singular(source),
+                note=_singular(note),
+            )
         )
 
     def figure(self, fig, filename: str, caption: str) -> Path:
@@ -306,13 +355,13 @@ class Run:
         import matplotlib.pyplot as plt
 
         plt.close(fig)
-        self.figures.append(dict(file=filename, caption=caption))
+        self.figures.append(dict(file=filename, caption=_singular(caption)))
         self.log(f"wrote {path}")
         return path
 
     def section(self, markdown: str) -> None:
         """A paragraph (markdown) for the report, after the table and before the figures."""
-        self.sections.append(markdown.strip())
+        self.sections.append(_singular(markdown.strip()))
 
     # -- the end ----------------------------------------------------------------------------
     def finish(self) -> dict:
@@ -599,7 +648,8 @@ def _execute(study: Study, run: Run) -> dict:
     _quiet_async_echoes()
     run.log(f"writing to {run.out}/" + (" (quick configuration)" if run.quick else ""))
     try:
-        study.run(run)
+        with _library_warnings(run.study.name):
+            study.run(run)
     except (CheckpointError, DataUnavailableError) as e:
         # fit speaks in its own keywords; on the command line they are options.
         message = str(e).replace("pass resume=True", "pass --resume").replace("overwrite=True", "--overwrite")
@@ -607,6 +657,40 @@ def _execute(study: Study, run: Run) -> dict:
     except DivergenceError as e:  # NonFiniteLossError included
         raise RunFailed(str(e)) from None
     return run.finish()
+
+
+class _LibraryWarnings(logging.Handler):
+    """Prints each distinct warning of cnnlab's loggers once, as ``[name] warning: ...``.
+
+    The library warns each time it is asked (the offline MNIST subset, once per split loaded);
+    a run says it once.
+    """
+
+    def __init__(self, name: str):
+        super().__init__(logging.WARNING)
+        self.name_, self.seen = name, set()
+
+    def emit(self, record: logging.LogRecord) -> None:
+        message = record.getMessage()
+        message = message.removeprefix(f"{record.name}: ")  # the logger's name is said once, as [name]
+        if message in self.seen:
+            return
+        self.seen.add(message)
+        print(f"[{self.name_}] warning: {message}", file=sys.stderr, flush=True)
+
+
+@contextlib.contextmanager
+def _library_warnings(name: str):
+    """While a study runs, cnnlab's own warnings go to `_LibraryWarnings` (not also to the root logger)."""
+    logger = logging.getLogger("cnnlab")
+    handler, propagate = _LibraryWarnings(name), logger.propagate
+    logger.addHandler(handler)
+    logger.propagate = False
+    try:
+        yield
+    finally:
+        logger.removeHandler(handler)
+        logger.propagate = propagate
 
 
 def _one_line(e: BaseException) -> str:
@@ -674,7 +758,7 @@ def run_study(study: Study, argv: list[str] | None = None, *, prog: str | None =
         run = _prepare(study, args, argv)
         record = _execute(study, run)
     except (UsageError, RunFailed) as e:
-        print(f"{parser.prog}: error: {_one_line(e)}", file=sys.stderr)
+        print(error_line(parser.prog, _one_line(e)), file=sys.stderr)
         return 2 if isinstance(e, UsageError) else 1
     except KeyboardInterrupt:
         print(f"{parser.prog}: interrupted", file=sys.stderr)

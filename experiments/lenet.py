@@ -6,7 +6,7 @@
 - `models.LeNet5Improved` (3x3 conv pairs, strided convolutions for pooling, batch norm,
   ReLU, dropout 0.4; 327,242 parameters; C. Deotte's Kaggle design) with Adam, a cosine
   learning-rate decay over the run, and random translations of up to ``max_shift``
-  pixels as augmentation. Goals set by the issue: >= 99.3% test accuracy on full MNIST,
+  pixels as augmentation. cnnlab's goals: >= 99.3% test accuracy on full MNIST,
   >= 92.5% on Fashion-MNIST.
 
 Both train on the same data with the same batch size and number of epochs, and are
@@ -38,7 +38,7 @@ from experiments._harness import Run, Study, UsageError, main
 EPOCHS = {"mnist": 15, "fashion_mnist": 4}
 #: The classic tutorial's epoch count for LeNet5's reference number.
 REFERENCE_EPOCHS = 10
-#: The issue's goals for LeNet5Improved's test accuracy.
+#: cnnlab's goals for LeNet5Improved's test accuracy.
 GOALS = {"mnist": 0.993, "fashion_mnist": 0.925}
 
 
@@ -125,7 +125,7 @@ def run(r: Run) -> None:
         note = f"{epochs} epochs to fit ~15 min on 2 CPU cores; Deotte's recipe trains ~45 (--epochs 45)"
     r.compare(
         f"LeNet5Improved test accuracy after {epochs} epochs", results["lenet5_improved"]["accuracy"],
-        None if goal is None else f">= {goal}", source="issue goal", note=note,
+        None if goal is None else f">= {goal}", source="cnnlab's goal", note=note,
     )  # fmt: skip
 
     rows = [
@@ -225,7 +225,7 @@ STUDY = Study(
     quick=dict(epochs=2, n_train=1024),
     datasets=("mnist", "fashion_mnist"),
     reference="the classic Keras LeNet-5 tutorial (98.7% MNIST validation accuracy after 10 epochs) and the "
-    "issue's goals for a modernised LeNet-5 (>= 99.3% on full MNIST, >= 92.5% on Fashion-MNIST)",
+    "goals cnnlab sets for a modernised LeNet-5 (>= 99.3% on full MNIST, >= 92.5% on Fashion-MNIST)",
 )
 
 if __name__ == "__main__":

@@ -392,7 +392,7 @@ def run(r: Run) -> None:
         "phase 1: pixel variance across outputs / across real digits",
         var_gen / var_real,
         "≪ 1 (collapse)",
-        source="issue (phase 1 collapses to a blurry average)",
+        source="expected: phase 1 collapses to a blurry average",
         note=f"{len(out1)} outputs from fresh U[0,1) noise vs {len(real_test)} test digits",
     )
     r.compare(
@@ -409,7 +409,7 @@ def run(r: Run) -> None:
         "phase 2: share judged as the intended digit",
         share2,
         ">= 0.95",
-        source="issue goal",
+        source="cnnlab's goal",
         note=f"{per_class} draws per digit; {data_note}",
     )
     r.compare(
@@ -422,7 +422,7 @@ def run(r: Run) -> None:
         "latent Gaussians: share judged as the intended digit",
         share3,
         None,
-        note=f"LeNetAutoencoder, {cfg['latent_dim']}-d code, {cfg['ae_epochs']} epochs; the issue sets no goal "
+        note=f"LeNetAutoencoder, {cfg['latent_dim']}-d code, {cfg['ae_epochs']} epochs; no goal is set "
         "for this extension (phase 2's is 0.95)",
     )
     r.compare(
