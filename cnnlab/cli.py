@@ -1,4 +1,4 @@
-"""The `cnnlab` command: ``demo``, ``list``, ``run NAME``, ``report``, and ``--version``.
+"""The `cnnlab` command: ``demo``, ``list``, ``run NAME``, ``report``, ``summary MODEL``, and ``--version``.
 
 A bad option, an unwritable directory, unavailable data or an unusable checkpoint ends in
 one line on stderr (``cnnlab run NAME: error: ...``) and exit status 2, before anything
@@ -80,6 +80,45 @@ def _demo(out: str) -> int:
     return 0 if metrics["all_within_1e-5"] else 1
 
 
+def _summary(name: str, input_shape: str | None) -> int:
+    """`cnnlab summary MODEL [--input-shape H,W,C]`: the Keras-style per-layer table of a model."""
+    from cnnlab import summary as summary_mod
+
+    prog = "cnnlab summary"
+    try:
+        cls = summary_mod.resolve_model(name)
+    except KeyError as e:
+        print(error_line(prog, e.args[0]), file=sys.stderr)
+        return 2
+    if input_shape is None:
+        shape = summary_mod.DEFAULT_INPUT_SHAPES.get(name, (28, 28, 1))
+    else:
+        try:
+            shape = tuple(int(d) for d in input_shape.replace("x", ",").split(","))
+            if not shape or min(shape) < 1:
+                raise ValueError
+        except ValueError:
+            message = f"--input-shape must be positive whole numbers like 28,28,1 (H,W,C); got {input_shape!r}"
+            print(error_line(prog, message), file=sys.stderr)
+            return 2
+    try:
+        print(summary_mod.summary(cls, shape))
+    except (ValueError, TypeError) as e:
+        first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+        given = ",".join(map(str, shape))
+        print(
+            error_line(prog, f"{name} does not take inputs of shape {given} (--input-shape): {first}"), file=sys.stderr
+        )
+        return 2
+    return 0
+
+
+def error_line(prog: str, message: str) -> str:
+    from experiments._harness import error_line as line
+
+    return line(prog, message)
+
+
 def _version() -> str:
     from cnnlab import __version__
 
@@ -104,12 +143,23 @@ def main(argv=None) -> int:
     sub.add_parser("list", help="the experiments, one line each")
     sub.add_parser("run", help="run an experiment: cnnlab run NAME [--quick] ... (cnnlab run NAME --help)")
     sub.add_parser("report", help="rebuild docs/RESULTS.md from the results folders")
+    summ = sub.add_parser(
+        "summary",
+        help="a model's per-layer table (layer, output shape, parameters), as Keras's model.summary() prints it",
+        description="A model's per-layer table, as Keras's model.summary() prints it, with its parameter totals.",
+    )
+    summ.add_argument("model", metavar="MODEL", help="a model of cnnlab.models, e.g. ConvAutoencoder")
+    summ.add_argument(
+        "--input-shape", metavar="H,W,C", help="one input's shape without the batch (default: the model's usual input)"
+    )
     args = parser.parse_args(argv)
 
     if args.command == "list":
         return _list()
     if args.command == "demo":
         return _demo(args.out)
+    if args.command == "summary":
+        return _summary(args.model, args.input_shape)
     return 2
 
 

@@ -8,7 +8,7 @@ import pytest
 
 import cnnlab
 
-SUBPACKAGES = ("ops", "nn", "models", "data", "train", "latent", "viz")
+SUBPACKAGES = ("ops", "nn", "models", "data", "train", "latent", "viz", "summary")
 
 
 def _python(code: str) -> str:
