@@ -3,7 +3,9 @@
 Every model is built as `Model(rngs=nnx.Rngs(0))` with options keyword-only, takes NHWC
 floats in [0, 1], and carries its shape walk in its docstring. Classifiers return logits
 and have `probabilities` (their softmax); autoencoders return reconstructions and expose
-`encode`/`decode`. `functional` holds pure-function forward passes of some of them.
+`encode`/`decode`. `decoder(model)` / `encoder(model)` give any of their decoders and
+encoders as pure functions of `(params, z)`; `functional` holds hand-written pure forward
+passes of some of them.
 """
 
 from cnnlab.models.autoencoders import (
@@ -15,6 +17,7 @@ from cnnlab.models.autoencoders import (
     WideLeNetAutoencoder,
 )
 from cnnlab.models.classifiers import CifarCNN, Classifier, LeNet5, LeNet5Improved, MnistCNN
+from cnnlab.models.decoders import decoder, encoder
 from cnnlab.models.functional import (
     conv_autoencoder_params,
     decoder_apply,
@@ -41,7 +44,9 @@ __all__ = [
     "StridedAutoencoder",
     "WideLeNetAutoencoder",
     "conv_autoencoder_params",
+    "decoder",
     "decoder_apply",
+    "encoder",
     "encoder_apply",
     "noise_to_digit_apply",
     "noise_to_digit_params",
