@@ -30,6 +30,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import dataclasses
+import datetime
 import json
 import logging
 import math
@@ -162,7 +163,11 @@ def add_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--data-dir", help="a directory holding the dataset's files (IDX, mnist.npz, CIFAR batches)")
     parser.add_argument("--dataset", help="which dataset (default: the study's)")
     parser.add_argument("--seed", type=int, default=0, help="seed for initialisation, shuffling and noise (default: 0)")
-    parser.add_argument("--out", help="output directory (default: results/NAME)")
+    parser.add_argument("--out", help="output directory (default: results/NAME; with --quick, results/quick/NAME)")
+    parser.add_argument(
+        "--force", action="store_true",
+        help="replace the results of an earlier run in the output directory instead of refusing",
+    )  # fmt: skip
     parser.add_argument("--checkpoint-dir", help="save orbax checkpoints here (one subdirectory per trained model)")
     parser.add_argument("--resume", action="store_true", help="continue from checkpoints (default: OUT/checkpoints)")
     parser.add_argument(
@@ -198,7 +203,8 @@ class Run:
         cfg["seed"] = self.seed
         self.cfg = cfg
         self.data_dir = args.data_dir
-        default_out = f"results/{study.name}"
+        # Quick runs have a place of their own: they never land on a full run's results.
+        default_out = f"results/quick/{study.name}" if self.quick else f"results/{study.name}"
         if cfg["dataset"] != study.defaults["dataset"]:
             default_out += f"-{cfg['dataset']}"
         self.out = Path(args.out or default_out)
@@ -380,6 +386,7 @@ class Run:
             "versions": versions(),
             "device": device_description(),
             "wall_seconds": round(time.perf_counter() - self._t0, 2),
+            "finished": datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
         }
         (self.out / "metrics.json").write_text(json.dumps(record, indent=1, default=_plain))
         (self.out / "report.md").write_text(render_report(record, self.study, self.sections))
@@ -616,6 +623,24 @@ def check_dir(option: str, path: Path) -> None:
         raise UsageError(f"{option} {path}: cannot write there ({e.strerror or e})") from None
 
 
+def _check_earlier_run(out: Path, *, force: bool) -> None:
+    """Refuses to write over an earlier run's results unless told to (``--force``, or ``--resume``,
+    which continues that run)."""
+    earlier = out / "metrics.json"
+    if force or not earlier.exists():
+        return
+    try:
+        record = json.loads(earlier.read_text())
+        kind = "a quick run" if record.get("quick") else "a full run"
+        when = f" of {record['finished']}" if record.get("finished") else ""
+    except (OSError, ValueError, AttributeError):
+        kind, when = "a run", ""
+    raise UsageError(
+        f"--out {out}: holds the results of {kind}{when}; pass --force to replace them, or --out DIR for another "
+        "directory"
+    )
+
+
 def _check_options(args: argparse.Namespace) -> None:
     """The options `Run` does not check itself: seed range, checkpoint flags, data directory."""
     if not 0 <= args.seed <= MAX_SEED:
@@ -633,6 +658,7 @@ def _prepare(study: Study, args: argparse.Namespace, argv: list[str]) -> Run:
     _check_options(args)
     run = Run(study, args, argv)
     check_dir("--out", run.out)
+    _check_earlier_run(run.out, force=args.force or args.resume)
     if run.checkpoint_dir is not None:
         option = "--checkpoint-dir" if args.checkpoint_dir is not None else "--resume's checkpoint directory"
         check_dir(option, run.checkpoint_dir)
