@@ -276,12 +276,8 @@ class Run:
 
         n = len(train_data[0]) if isinstance(train_data, tuple) else len(train_data.labels)
         self.check_batch(n)
-        kw = dict(epochs=self.cfg["epochs"], batch_size=self.cfg["batch_size"], seed=self.seed, verbose=self.verbose)
-        if self.verbose and not sys.stderr.isatty():
-            # fit's bar needs a terminal; elsewhere (a log file, CI) one line per epoch.
-            kw["on_epoch"] = lambda rec, tag=tag: self.log(
-                f"{tag} epoch {rec['epoch']}/{kw['epochs']}: " + _numbers(rec)
-            )
+        kw = dict(epochs=self.cfg["epochs"], batch_size=self.cfg["batch_size"], seed=self.seed)
+        kw.update(self.progress(tag, kwargs.get("epochs", kw["epochs"])))
         if self.checkpoint_dir is not None:
             kw.update(self._checkpoint_kw(tag))
         kw.update(kwargs)
@@ -303,6 +299,7 @@ class Run:
         n = len(train_data[0]) if isinstance(train_data, tuple) else len(train_data.labels)
         self.check_batch(n)
         kw = dict(epochs=self.cfg["epochs"], batch_size=self.cfg["batch_size"])
+        kw.update(self.progress(tag, kwargs.get("epochs", kw["epochs"])))
         if self.checkpoint_dir is not None:
             kw.update(self._checkpoint_kw(tag))
         kw.update(kwargs)
@@ -317,6 +314,24 @@ class Run:
             self.histories[f"{tag}/seed={s}"] = h
         self.log(f"trained {tag} ({time.perf_counter() - t0:.1f} s)")
         return models, histories
+
+    def progress(self, tag: str, epochs: int) -> dict:
+        """`fit`'s and `fit_many`'s progress keywords: their bar on a terminal; elsewhere (a log
+        file, CI) one line per epoch, with the members' mean for `fit_many`."""
+        kw = {"verbose": self.verbose}
+        if self.verbose and not sys.stderr.isatty():
+
+            def line(rec):
+                if isinstance(rec, list):  # fit_many: one record per member
+                    keys = [k for k in rec[0] if k not in ("epoch", "time_s", "examples_per_s")]
+                    kept = [[r[k] for r in rec if r[k] == r[k]] or [float("nan")] for k in keys]  # NaN: frozen
+                    mean = {k: sum(v) / len(v) for k, v in zip(keys, kept)}
+                    self.log(f"{tag} epoch {rec[0]['epoch']}/{epochs}, mean of {len(rec)}: " + _numbers(mean))
+                else:
+                    self.log(f"{tag} epoch {rec['epoch']}/{epochs}: " + _numbers(rec))
+
+            kw["on_epoch"] = line
+        return kw
 
     def record_history(self, tag: str, history) -> None:
         """Keeps a `History` trained outside `fit` (e.g. by ``fit_many``) for ``metrics.json``."""

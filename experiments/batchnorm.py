@@ -124,13 +124,13 @@ def run(r: Run) -> None:
         tag = "bn" if bn else "plain"
         r.log(
             f"training {LABELS[bn]} CifarCNN for seeds {seeds} at once (vmapped): {cfg['epochs']} epochs of "
-            f"{len(y)} images, batch {cfg['batch_size']}; no progress until it ends"
+            f"{len(y)} images, batch {cfg['batch_size']}"
         )
         t0 = time.perf_counter()
         trained, hs = train.fit_many(
             lambda rngs, bn=bn: models.CifarCNN(bn, in_channels=c, num_classes=train_ds.num_classes, rngs=rngs),
             seeds, (x, y), loss="softmax_cross_entropy", optimizer=optimizer, epochs=cfg["epochs"],
-            batch_size=cfg["batch_size"], val_data=(vx, vy),
+            batch_size=cfg["batch_size"], val_data=(vx, vy), **r.progress(tag, cfg["epochs"]),
         )  # fmt: skip
         results = [train.evaluate(m, test, loss="softmax_cross_entropy") for m in trained]
         accs[tag] = [res["accuracy"] for res in results]

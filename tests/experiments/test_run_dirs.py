@@ -1,6 +1,7 @@
 """Run directories: quick runs have their own, and no run writes over an earlier run's results
 unless told to (``--force``; ``--resume`` continues that run)."""
 
+import dataclasses
 import json
 import os
 
@@ -53,3 +54,26 @@ def test_resume_continues_into_its_own_directory(tiny, tmp_path):
     out = tmp_path / "o"
     assert cli.main(["run", "tiny", "--quiet", "--out", str(out), "--resume"]) == 0
     assert cli.main(["run", "tiny", "--quiet", "--out", str(out), "--resume"]) == 0
+
+
+def _sweep(r):
+    from tests.train._models import Softmax, blobs
+
+    optimizer = {"name": "sgd", "learning_rate": r.cfg["learning_rate"]}
+    _, hists = r.fit_many(lambda rngs: Softmax(64, 3, rngs=rngs), [0, 1], blobs(16), loss="softmax_cross_entropy",
+                          optimizer=optimizer)  # fmt: skip
+    r.data_info.update(name="blobs", source="tests.train._models.blobs", n_train=16)
+    r.metrics["mean_loss"] = sum(h["loss"][-1] for h in hists) / 2
+
+
+SWEEP = dataclasses.replace(TINY, name="sweep", run=_sweep, defaults={**TINY.defaults, "epochs": 2})
+
+
+def test_a_sweep_logs_one_line_per_epoch_with_the_members_mean(monkeypatch, tmp_path, capsys):
+    monkeypatch.setattr(experiments, "get", lambda name: SWEEP)
+    assert cli.main(["run", "sweep", "--out", str(tmp_path / "o")]) == 0
+    lines = [ln for ln in capsys.readouterr().err.splitlines() if " epoch " in ln]
+    record = json.loads((tmp_path / "o" / "metrics.json").read_text())
+    last = [record["history"][f"sweep/seed={s}"][-1]["loss"] for s in (0, 1)]
+    assert [ln.split(",")[0] for ln in lines] == ["[sweep] sweep epoch 1/2", "[sweep] sweep epoch 2/2"]
+    assert lines[-1].startswith(f"[sweep] sweep epoch 2/2, mean of 2: loss {sum(last) / 2:.4g}")
