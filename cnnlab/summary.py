@@ -112,23 +112,16 @@ def _modules(model) -> list[tuple[str, object]]:
     """Every module under ``model`` with its path, the model itself as ``""``, in definition order."""
     from flax import nnx
 
-    from cnnlab.nn import Sequential
+    from cnnlab.nn.containers import child_modules
 
     out = [("", model)]
 
     def walk(module, prefix):
-        if isinstance(module, Sequential | nnx.List | list | tuple):
-            items = [(str(i), c) for i, c in enumerate(module)]
-        elif isinstance(module, nnx.Module):
-            items = [(k, v) for k, v in vars(module).items() if not k.startswith("_pytree__")]
-        else:
-            items = []
-        for name, child in items:
-            if isinstance(child, nnx.Module | nnx.List):
-                path = f"{prefix}.{name}" if prefix else name
-                if isinstance(child, nnx.Module):
-                    out.append((path, child))
-                walk(child, path)
+        for name, child in child_modules(module):
+            path = f"{prefix}.{name}" if prefix else name
+            if isinstance(child, nnx.Module):
+                out.append((path, child))
+            walk(child, path)
 
     walk(model, "")
     return out

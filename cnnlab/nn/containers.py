@@ -47,6 +47,18 @@ class Sequential(nnx.Module):
         return iter(self.layers)
 
 
+def child_modules(module) -> list[tuple[str, nnx.Module | nnx.List]]:
+    """The direct sub-modules (and ``nnx.List``s) of ``module`` with their names, in definition order:
+    attributes in assignment order, `Sequential`/``nnx.List`` entries by index."""
+    if isinstance(module, Sequential | nnx.List | list | tuple):
+        items = [(str(i), c) for i, c in enumerate(module)]
+    elif isinstance(module, nnx.Module):
+        items = [(k, v) for k, v in vars(module).items() if not k.startswith("_pytree__")]
+    else:
+        items = []
+    return [(k, c) for k, c in items if isinstance(c, nnx.Module | nnx.List)]
+
+
 def named_layers(module, prefix: str = "") -> Iterator[tuple[str, nnx.Module]]:
     """Yield `(path, layer)` for the leaf layers of `module` in the order they were defined.
 
@@ -57,13 +69,7 @@ def named_layers(module, prefix: str = "") -> Iterator[tuple[str, nnx.Module]]:
     (`Conv2D`, `Dense`, `BatchNorm`, `MaxPool2D`, `Flatten`, ...); paths read like
     `"encoder.layers.2"`.
     """
-    if isinstance(module, Sequential | nnx.List | list | tuple):
-        items = [(str(i), c) for i, c in enumerate(module)]
-    elif isinstance(module, nnx.Module):
-        items = [(k, v) for k, v in vars(module).items() if not k.startswith("_pytree__")]
-    else:
-        items = []
-    items = [(k, c) for k, c in items if isinstance(c, nnx.Module | nnx.List)]
+    items = child_modules(module)
     if not items:
         if isinstance(module, nnx.Module) and not isinstance(module, Sequential):
             yield prefix, module

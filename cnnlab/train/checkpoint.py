@@ -27,13 +27,8 @@ __all__ = ["CheckpointError", "Checkpointer", "CorruptCheckpointError"]
 class Checkpointer(CheckpointDirectory):
     """Saves and restores training state in ``directory``, one subdirectory per epoch.
 
-    Args:
-      directory: where checkpoints live (created if absent).
-      keep: how many of the latest checkpoints to keep.
-      best_metric: also keep the one best checkpoint by this record key (e.g.
-        ``"val_loss"``), or None.
-      best_mode: ``"min"`` or ``"max"``; None picks max for names with "accuracy", else min.
-      read_only: only read (never create, write or delete); for loading trained models.
+    Takes the arguments of `CheckpointDirectory` (``directory``, ``keep``, ``best_metric``,
+    ``best_mode``, ``read_only``), which lists, checks and retains the checkpoints.
     """
 
     def save(self, epoch: int, state: dict, meta: dict, metrics: dict | None = None) -> None:

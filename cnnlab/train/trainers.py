@@ -60,18 +60,10 @@ def resume_one(loop: EpochLoop, state: TrainState, config: dict, mesh: Mesh) -> 
     return (state if mesh.replicated is None else replicate(state, mesh.replicated)), int(meta["epoch"])
 
 
-@dataclasses.dataclass
-class OneModel:
-    """`fit`'s trainer: one model (M = 1)."""
+class _FromSpec:
+    """What both trainers read off their `core.StepSpec`: the recorded names, steps and batch."""
 
-    model: nnx.Module
     spec: core.StepSpec
-    graph_eval: Any
-    base: jax.Array  # the run's key; shuffles with fold_in(base, 0), steps with fold_in(base, 1)
-    data: Any  # (x, y) on the device, or a SourceReader
-    per_step: bool
-    validation: tuple | None = None  # (data, n, fns, batch_size)
-    members: int = 1
 
     @property
     def names(self) -> list[str]:
@@ -84,6 +76,20 @@ class OneModel:
     @property
     def batch_size(self) -> int:
         return self.spec.batch_size
+
+
+@dataclasses.dataclass
+class OneModel(_FromSpec):
+    """`fit`'s trainer: one model (M = 1)."""
+
+    model: nnx.Module
+    spec: core.StepSpec
+    graph_eval: Any
+    base: jax.Array  # the run's key; shuffles with fold_in(base, 0), steps with fold_in(base, 1)
+    data: Any  # (x, y) on the device, or a SourceReader
+    per_step: bool
+    validation: tuple | None = None  # (data, n, fns, batch_size)
+    members: int = 1
 
     def epoch(self, state, epoch, show):
         keys = jax.random.fold_in(self.base, 0), jax.random.fold_in(self.base, 1)
@@ -198,7 +204,7 @@ def _where_members(mask, new, old):
 
 
 @dataclasses.dataclass
-class Stack:
+class Stack(_FromSpec):
     """`fit_many`'s trainer: M members on a leading axis."""
 
     models: list
@@ -215,20 +221,8 @@ class Stack:
         self.keys = tuple(jnp.stack([jax.random.fold_in(b, i) for b in bases]) for i in (0, 1))
 
     @property
-    def names(self) -> list[str]:
-        return ["loss", *(name for name, _ in self.spec.metric_fns)]
-
-    @property
     def members(self) -> int:
         return len(self.seeds)
-
-    @property
-    def steps(self) -> int:
-        return self.spec.steps
-
-    @property
-    def batch_size(self) -> int:
-        return self.spec.batch_size
 
     def epoch(self, state, epoch, show):
         state, (values, sums) = _many_epoch(self.spec, state, jnp.int32(epoch), self.data, *self.keys)
