@@ -23,6 +23,7 @@ from cnnlab.train.optimizers import inverse_time_decay as inverse_time_decay
 from cnnlab.train.optimizers import make_optimizer as make_optimizer
 from cnnlab.train.restore import restore_model as restore_model
 from cnnlab.train.state import TrainState as TrainState
+from cnnlab.train.tensorboard import TensorBoard as TensorBoard
 
 __all__ = [
     "LOSSES",
@@ -33,6 +34,7 @@ __all__ = [
     "DivergenceError",
     "History",
     "NonFiniteLossError",
+    "TensorBoard",
     "TrainState",
     "accuracy",
     "evaluate",
