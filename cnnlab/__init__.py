@@ -2,8 +2,8 @@
 
 ``import cnnlab`` is cheap: it imports no JAX. Each subpackage is imported the first time
 it is used (PEP 562), so ``cnnlab.ops``, ``cnnlab.nn``, ``cnnlab.models``, ``cnnlab.data``,
-``cnnlab.train``, ``cnnlab.latent``, ``cnnlab.viz`` and ``cnnlab.summary`` work after a
-bare ``import cnnlab``:
+``cnnlab.train``, ``cnnlab.latent``, ``cnnlab.viz``, ``cnnlab.runs`` (saved runs),
+``cnnlab.studies`` (the experiments) and ``cnnlab.summary`` work after a bare ``import cnnlab``:
 
 >>> import cnnlab
 >>> cnnlab.ops.__name__
@@ -25,7 +25,7 @@ except _metadata.PackageNotFoundError:  # run from a source tree that is not ins
     __version__ = "0.0.0+unknown"
 
 #: The subpackages ``cnnlab.NAME`` imports on first use.
-SUBMODULES = ("data", "latent", "models", "nn", "ops", "summary", "train", "viz")
+SUBMODULES = ("data", "latent", "models", "nn", "ops", "runs", "studies", "summary", "train", "viz")
 
 __all__ = ["__version__", *SUBMODULES]
 

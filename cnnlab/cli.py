@@ -1,4 +1,4 @@
-"""The `cnnlab` command: ``demo``, ``list``, ``run NAME``, ``report``, ``summary MODEL``, and ``--version``.
+"""The `cnnlab` command: ``demo``, ``list``, ``config NAME``, ``run NAME``, ``report``, ``summary MODEL``.
 
 A bad option, an unwritable directory, unavailable data or an unusable checkpoint ends in
 one line on stderr (``cnnlab run NAME: error: ...``) and exit status 2, before anything
@@ -10,7 +10,7 @@ import sys
 
 
 def _list() -> int:
-    import experiments
+    import cnnlab.studies as experiments
 
     width = max(map(len, experiments.EXPERIMENTS))
     for name in experiments.EXPERIMENTS:
@@ -20,13 +20,14 @@ def _list() -> int:
 
 
 def _run(argv: list[str]) -> int:
-    import experiments
-    from experiments import _harness
+    import cnnlab.studies as experiments
+    from cnnlab.studies import _harness
 
     if not argv or argv[0] in ("-h", "--help"):
         print(
             "usage: cnnlab run NAME [--quick] [--epochs N] [--batch-size B] [--data-dir D] [--dataset D] [--seed S]\n"
-            "                       [--set KEY=VALUE ...] [--out DIR] [--checkpoint-dir DIR] [--resume | --overwrite]\n"
+            "                       [--set KEY=VALUE ...] [--config FILE] [--out DIR] [--force]\n"
+            "                       [--checkpoint-dir DIR] [--resume | --overwrite] [--tensorboard DIR]\n"
             "                       [--device cpu|gpu|tpu] [--quiet]\n"
             f"experiments: {', '.join(experiments.EXPERIMENTS)}"
         )
@@ -40,14 +41,50 @@ def _run(argv: list[str]) -> int:
     return _harness.run_study(study, rest)
 
 
+def _config(name: str, quick: bool, as_json: bool) -> int:
+    """`cnnlab config NAME [--quick] [--json]`: a study's settings, their types, values and docs."""
+    import dataclasses
+    import json
+
+    import cnnlab.studies as experiments
+    from cnnlab.studies import _config as config_mod
+
+    try:
+        study = experiments.get(name)
+    except KeyError as e:
+        print(error_line("cnnlab config", e.args[0]), file=sys.stderr)
+        return 2
+    cfg = study.config(**study.quick) if quick else study.config()
+    if as_json:
+        print(json.dumps(dataclasses.asdict(cfg), indent=1))
+        return 0
+    rows = config_mod.describe(cfg)
+    print(f"{study.name}{' --quick' if quick else ''}: {study.summary}\n")
+    width = {k: max(len(k), *(len(_shown(r[k])) for r in rows)) for k in ("name", "type", "value")}
+    print(f"{'setting':{width['name']}s}  {'type':{width['type']}s}  {'value':{width['value']}s}  meaning")
+    for r in rows:
+        mark = " (--quick)" if quick and r["value"] != r["default"] else ""
+        line = f"{r['name']:{width['name']}s}  {r['type']:{width['type']}s}  {_shown(r['value']):{width['value']}s}"
+        print(f"{line}  {r['doc']}{mark}")
+    print(
+        f"\nchange one with `cnnlab run {name} --set KEY=VALUE`, or many with `--config FILE` (JSON or TOML; "
+        f"`cnnlab config {name} --json` writes one)"
+    )
+    return 0
+
+
+def _shown(value) -> str:
+    return repr(value) if isinstance(value, str) else str(value)
+
+
 def _report(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(prog="cnnlab report", description="rebuild docs/RESULTS.md from results/")
     parser.add_argument("--results", default="results", help="folder of runs (default: %(default)s)")
     parser.add_argument("--out", default="docs/RESULTS.md", help="markdown file to write (default: %(default)s)")
     parser.add_argument("--no-figures", action="store_true", help="do not copy the figures next to it")
     args = parser.parse_args(argv)
-    from experiments import _report as report
-    from experiments._harness import error_line
+    from cnnlab.studies import _report as report
+    from cnnlab.studies._harness import error_line
 
     try:
         path = report.build(args.results, args.out, figures=not args.no_figures)
@@ -63,7 +100,7 @@ def _demo(out: str) -> int:
     from pathlib import Path
 
     from cnnlab import demo as demo_mod
-    from experiments._harness import UsageError, check_dir, error_line
+    from cnnlab.studies._harness import UsageError, check_dir, error_line
 
     try:
         check_dir("--out", Path(out))
@@ -114,7 +151,7 @@ def _summary(name: str, input_shape: str | None) -> int:
 
 
 def error_line(prog: str, message: str) -> str:
-    from experiments._harness import error_line as line
+    from cnnlab.studies._harness import error_line as line
 
     return line(prog, message)
 
@@ -149,6 +186,15 @@ def main(argv=None) -> int:
         description="A model's per-layer table, as Keras's model.summary() prints it, with its parameter totals.",
     )
     summ.add_argument("model", metavar="MODEL", help="a model of cnnlab.models, e.g. ConvAutoencoder")
+    conf = sub.add_parser(
+        "config",
+        help="a study's settings: type, value and meaning of each (what --set and --config change)",
+        description="A study's settings: the type, value and meaning of each. --set KEY=VALUE and --config FILE "
+        "change them for a run.",
+    )
+    conf.add_argument("name", metavar="NAME", help="a study, e.g. latent-2d (cnnlab list shows them)")
+    conf.add_argument("--quick", action="store_true", help="the values of a --quick run")
+    conf.add_argument("--json", action="store_true", help="print the values as JSON, a file --config reads")
     summ.add_argument(
         "--input-shape", metavar="H,W,C", help="one input's shape without the batch (default: the model's usual input)"
     )
@@ -160,6 +206,8 @@ def main(argv=None) -> int:
         return _demo(args.out)
     if args.command == "summary":
         return _summary(args.model, args.input_shape)
+    if args.command == "config":
+        return _config(args.name, args.quick, args.json)
     return 2
 
 

@@ -1,9 +1,11 @@
-"""cnnlab's experiments: one module per classic study.
+"""cnnlab's studies: one module per classic experiment, installed as ``cnnlab.studies``.
 
-Each is ``cnnlab run NAME`` and ``python -m experiments.NAME`` (the name with ``_`` for
-``-``), with the options of `experiments._harness.add_options`. Each module holds a
-``STUDY`` (`experiments._harness.Study`). `EXPERIMENTS` lists them in the order
-``cnnlab list`` shows them.
+The repository keeps them in its top-level ``experiments/`` folder; the package installs them
+as ``cnnlab.studies``, so they never clash with a project's own ``experiments`` package. Each
+is ``cnnlab run NAME`` and ``python -m cnnlab.studies.NAME`` (the name with ``_`` for ``-``),
+with the options of `cnnlab.studies._harness.add_options`, and has a typed config
+(``cnnlab config NAME``). Each module holds a ``STUDY`` (`cnnlab.studies._harness.Study`).
+`EXPERIMENTS` lists them in the order ``cnnlab list`` shows them.
 """
 
 import importlib
@@ -32,4 +34,4 @@ def get(name: str):
     """
     if name not in EXPERIMENTS:
         raise KeyError(f"unknown experiment {name!r}; known: {', '.join(EXPERIMENTS)}")
-    return importlib.import_module("experiments." + name.replace("-", "_")).STUDY
+    return importlib.import_module("." + name.replace("-", "_"), __name__).STUDY

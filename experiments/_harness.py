@@ -1,10 +1,12 @@
 """The experiment harness: options, data, training, figures, ``metrics.json`` and ``report.md``.
 
-A study is a module in `experiments` holding one `Study` named ``STUDY``, whose ``run``
-takes a `Run`. The harness parses the common options (`add_options`), merges the study's
-defaults, its ``--quick`` overrides and the command line into ``run.cfg``, picks the
-device, and after ``run`` returns writes ``OUT/metrics.json`` and ``OUT/report.md``. A
-study only loads data, trains, draws and states its numbers:
+A study is a module in `cnnlab.studies` (the repository's ``experiments/`` folder) holding
+one `Study` named ``STUDY``, whose ``run`` takes a `Run`. The harness parses the common
+options (`add_options`), merges the study's typed config (`StudyConfig`), its ``--quick``
+overrides, ``--config FILE`` and the command line into ``run.cfg``, picks the device, and
+after ``run`` returns keeps the trained models in ``OUT/models/`` and writes
+``OUT/metrics.json`` and ``OUT/report.md``. A study only loads data, trains, draws and
+states its numbers:
 
     def run(r: Run) -> None:
         train, test = r.data("train"), r.data("test")
@@ -12,10 +14,10 @@ study only loads data, trains, draws and states its numbers:
         r.fit(model, train, loss="softmax_cross_entropy", optimizer="adam")
         acc = train_lib.evaluate(model, test, loss="softmax_cross_entropy")["accuracy"]
         r.metric(test_accuracy=acc)
-        r.compare("test accuracy", acc, 0.982, source="Keras MNIST CNN example")
+        r.compare("test accuracy", acc, 0.982, source="seed 004's notebook")
         r.figure(fig, "curves.png", "Training and validation curves.")
 
-    STUDY = Study("mnist-cnn", "MnistCNN, Adam, 5 epochs", run, defaults=dict(epochs=5, ...))
+    STUDY = Study("mnist-cnn", "MnistCNN, Adam, 5 epochs", run, config=Config, quick=dict(epochs=1))
 
 Bad options, unwritable directories, unavailable data and unusable checkpoints end in
 one line on stderr and exit status 2, not a traceback; the options are all checked
@@ -35,7 +37,6 @@ import json
 import logging
 import math
 import os
-import platform
 import re
 import shlex
 import sys
@@ -43,6 +44,9 @@ import time
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
+
+from . import _provenance as provenance
+from ._config import ConfigError, StudyConfig, parse_text, with_values
 
 __all__ = [
     "DATASETS",
@@ -67,7 +71,7 @@ DEVICES = {"cpu": "cpu", "gpu": "cuda", "tpu": "tpu"}
 #: (which takes no negative seed), and studies add small offsets for their extra seeds.
 MAX_SEED = 2**32 - 1
 #: The options that set a study setting, as ``--set KEY=VALUE`` also does.
-SETTING_OPTIONS = {"epochs": "--epochs", "batch_size": "--batch-size", "dataset": "--dataset"}
+SETTING_OPTIONS = {"epochs": "--epochs", "batch_size": "--batch-size", "dataset": "--dataset", "seed": "--seed"}
 
 
 def plural(n: int, word: str, many: str | None = None) -> str:
@@ -121,38 +125,32 @@ class Study:
       name: the name ``cnnlab run`` takes, e.g. ``"mnist-cnn"``.
       summary: one line for ``cnnlab list``.
       run: ``run(r: Run) -> None``; does the work through ``r``.
-      defaults: the full configuration; must hold ``epochs``, ``batch_size``, ``dataset``
-        (and any study-specific keys, which ``run`` reads from ``r.cfg``).
+      config: the study's settings, a frozen `StudyConfig` subclass: each field typed,
+        defaulted and documented; ``run`` reads them from ``r.cfg``.
       quick: overrides for ``--quick``: small enough for CI, still on real images.
-      datasets: the ``--dataset`` values the study accepts.
-      nullable: settings that ``--set KEY=None`` may set although their default is not None
-        (a count where None means "all"); a setting whose default is None always takes None.
       reference: the classic study reproduced, in words, for the report.
     """
 
     name: str
     summary: str
     run: Callable[[Run], None]
-    defaults: Mapping[str, Any]
+    config: type[StudyConfig]
     quick: Mapping[str, Any] = dataclasses.field(default_factory=dict)
-    datasets: tuple[str, ...] = ("mnist", "fashion_mnist")
     reference: str = ""
-    nullable: tuple[str, ...] = ()
 
     def __post_init__(self):
-        missing = {"epochs", "batch_size", "dataset"} - set(self.defaults)
-        if missing:
-            raise ValueError(f"Study {self.name!r}: defaults lack {sorted(missing)}")
-        unknown = set(self.quick) - set(self.defaults)
-        if unknown:
-            raise ValueError(f"Study {self.name!r}: quick overrides unknown keys {sorted(unknown)}")
-        unknown = set(self.nullable) - set(self.defaults)
-        if unknown:
-            raise ValueError(f"Study {self.name!r}: nullable names unknown keys {sorted(unknown)}")
+        if not (isinstance(self.config, type) and issubclass(self.config, StudyConfig)):
+            raise TypeError(f"Study {self.name!r}: config must be a StudyConfig subclass; got {self.config!r}")
+        self.config(**self.quick)  # quick overrides must be settings of the right types
+
+    @property
+    def datasets(self) -> tuple[str, ...]:
+        """The ``--dataset`` values the study accepts."""
+        return self.config.datasets()
 
     @property
     def module(self) -> str:
-        return "experiments." + self.name.replace("-", "_")
+        return "cnnlab.studies." + self.name.replace("-", "_")
 
 
 def add_options(parser: argparse.ArgumentParser) -> None:
@@ -162,7 +160,7 @@ def add_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--batch-size", type=int, help="training batch size (default: the study's)")
     parser.add_argument("--data-dir", help="a directory holding the dataset's files (IDX, mnist.npz, CIFAR batches)")
     parser.add_argument("--dataset", help="which dataset (default: the study's)")
-    parser.add_argument("--seed", type=int, default=0, help="seed for initialisation, shuffling and noise (default: 0)")
+    parser.add_argument("--seed", type=int, help="seed for initialisation, shuffling and noise (default: 0)")
     parser.add_argument("--out", help="output directory (default: results/NAME; with --quick, results/quick/NAME)")
     parser.add_argument(
         "--force", action="store_true",
@@ -178,8 +176,11 @@ def add_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--quiet", action="store_true", help="no progress output")
     parser.add_argument(
         "--set", action="append", default=[], metavar="KEY=VALUE",
-        help="override one of the study's settings (repeatable), e.g. --set learning_rate=3e-4",
+        help="override one of the study's settings (repeatable), e.g. --set learning_rate=3e-4; "
+        "`cnnlab config NAME` lists them",
     )  # fmt: skip
+    parser.add_argument("--config", metavar="FILE", help="a JSON or TOML file of settings to override")
+    parser.add_argument("--tensorboard", metavar="DIR", help="also write per-epoch scalars for TensorBoard here")
 
 
 class Run:
@@ -187,7 +188,8 @@ class Run:
 
     Attributes:
       study: the `Study`.
-      cfg: the merged configuration (defaults, then ``--quick``, then the command line).
+      cfg: the study's config (its `StudyConfig`): defaults, then ``--quick``, ``--config FILE``,
+        ``--set`` and the options.
       quick: whether ``--quick`` was given.
       seed: the ``--seed``.
       out: the output directory (created).
@@ -197,16 +199,14 @@ class Run:
     def __init__(self, study: Study, args: argparse.Namespace, argv: list[str]):
         self.study = study
         self.quick = bool(args.quick)
-        self.seed = int(args.seed)
         self.verbose = not args.quiet
-        cfg = _config(study, args)
-        cfg["seed"] = self.seed
-        self.cfg = cfg
+        self.cfg = cfg = _config(study, args)
+        self.seed = cfg.seed
         self.data_dir = args.data_dir
         # Quick runs have a place of their own: they never land on a full run's results.
         default_out = f"results/quick/{study.name}" if self.quick else f"results/{study.name}"
-        if cfg["dataset"] != study.defaults["dataset"]:
-            default_out += f"-{cfg['dataset']}"
+        if cfg.dataset != study.config.dataset:
+            default_out += f"-{cfg.dataset}"
         self.out = Path(args.out or default_out)
         ckpt = args.checkpoint_dir or (str(self.out / "checkpoints") if args.resume else None)
         self.checkpoint_dir = None if ckpt is None else Path(ckpt)
@@ -216,11 +216,15 @@ class Run:
         self.command = " ".join(["cnnlab", "run", study.name, *map(shlex.quote, shown)])
         self.metrics: dict[str, Any] = {}
         self.histories: dict[str, Any] = {}
+        self.models: dict[str, Any] = {}
+        self.tensorboard = None if args.tensorboard is None else Path(args.tensorboard)
+        self._writers: list = []
         self.references: list[dict] = []
         self.figures: list[dict] = []
         self.sections: list[str] = []
         self.data_info: dict[str, Any] = {}
         self._t0 = time.perf_counter()
+        self.run_id = provenance.run_id()
 
     # -- progress ---------------------------------------------------------------------------
     def log(self, message: str) -> None:
@@ -236,7 +240,7 @@ class Run:
         """
         from cnnlab import data as cdata
 
-        name = name or self.cfg["dataset"]
+        name = name or self.cfg.dataset
         self.log(f"loading {name} {split}")
         try:
             if self.data_dir is not None:
@@ -262,7 +266,7 @@ class Run:
     # -- training ---------------------------------------------------------------------------
     def check_batch(self, n: int, what: str = "training examples") -> None:
         """A one-line error when the batch size cannot make one batch of ``n`` examples."""
-        b = self.cfg["batch_size"]
+        b = self.cfg.batch_size
         if b > n:
             raise UsageError(f"--batch-size {b} is larger than the {n} {what}; use at most {n}")
 
@@ -276,7 +280,7 @@ class Run:
 
         n = len(train_data[0]) if isinstance(train_data, tuple) else len(train_data.labels)
         self.check_batch(n)
-        kw = dict(epochs=self.cfg["epochs"], batch_size=self.cfg["batch_size"], seed=self.seed)
+        kw = dict(epochs=self.cfg.epochs, batch_size=self.cfg.batch_size, seed=self.seed)
         kw.update(self.progress(tag, kwargs.get("epochs", kw["epochs"])))
         if self.checkpoint_dir is not None:
             kw.update(self._checkpoint_kw(tag))
@@ -286,6 +290,7 @@ class Run:
         self.log(f"training {tag}: {what}")
         history = train.fit(model, train_data, **kw)
         self.histories[tag] = history
+        self.keep(model, tag)
         self.log(f"trained {tag}: {_numbers(history.records[-1])} ({sum(history['time_s']):.1f} s)")
         return history
 
@@ -298,27 +303,36 @@ class Run:
 
         n = len(train_data[0]) if isinstance(train_data, tuple) else len(train_data.labels)
         self.check_batch(n)
-        kw = dict(epochs=self.cfg["epochs"], batch_size=self.cfg["batch_size"])
-        kw.update(self.progress(tag, kwargs.get("epochs", kw["epochs"])))
+        kw = dict(epochs=self.cfg.epochs, batch_size=self.cfg.batch_size)
+        seeds = list(seeds)
+        kw.update(self.progress(tag, kwargs.get("epochs", kw["epochs"]), members=seeds))
         if self.checkpoint_dir is not None:
             kw.update(self._checkpoint_kw(tag))
         kw.update(kwargs)
-        seeds = list(seeds)
         self.log(
             f"training {tag}: {plural(len(seeds), 'seed')} at once, {plural(kw['epochs'], 'epoch')} of "
             f"{plural(n, 'example')}"
         )
         t0 = time.perf_counter()
         models, histories = train.fit_many(make_model, seeds, train_data, **kw)
-        for s, h in zip(seeds, histories):
+        for s, h, m in zip(seeds, histories, models):
             self.histories[f"{tag}/seed={s}"] = h
+            self.keep(m, f"{tag}/seed={s}")
         self.log(f"trained {tag} ({time.perf_counter() - t0:.1f} s)")
         return models, histories
 
-    def progress(self, tag: str, epochs: int) -> dict:
+    def progress(self, tag: str, epochs: int, members: list | None = None) -> dict:
         """`fit`'s and `fit_many`'s progress keywords: their bar on a terminal; elsewhere (a log
-        file, CI) one line per epoch, with the members' mean for `fit_many`."""
+        file, CI) one line per epoch, with the members' mean for `fit_many` (whose seeds are
+        ``members``). With ``--tensorboard DIR``, each epoch's numbers also go to ``DIR/TAG``."""
         kw = {"verbose": self.verbose}
+        calls = []
+        if self.tensorboard is not None:
+            from cnnlab import train
+
+            writer = train.TensorBoard(self.tensorboard, tag=tag.replace("/", "-"), members=members)
+            self._writers.append(writer)
+            calls.append(writer)
         if self.verbose and not sys.stderr.isatty():
 
             def line(rec):
@@ -330,8 +344,14 @@ class Run:
                 else:
                     self.log(f"{tag} epoch {rec['epoch']}/{epochs}: " + _numbers(rec))
 
-            kw["on_epoch"] = line
+            calls.append(line)
+        if calls:
+            kw["on_epoch"] = lambda rec: any([call(rec) for call in calls])  # each called; none stops training
         return kw
+
+    def keep(self, model, tag: str) -> None:
+        """Keeps ``model`` as ``OUT/models/TAG`` when the run finishes (`fit` and `fit_many` keep theirs)."""
+        self.models[tag] = model
 
     def record_history(self, tag: str, history) -> None:
         """Keeps a `History` trained outside `fit` (e.g. by ``fit_many``) for ``metrics.json``."""
@@ -387,19 +407,25 @@ class Run:
     # -- the end ----------------------------------------------------------------------------
     def finish(self) -> dict:
         """Writes ``metrics.json`` and ``report.md``; returns what ``metrics.json`` holds."""
+        import cnnlab.runs
+
         record = {
             "experiment": self.study.name,
             "summary": self.study.summary,
+            "run_id": self.run_id,
             "command": self.command,
             "quick": self.quick,
-            "config": {k: _plain(v) for k, v in self.cfg.items()},
+            "config": _plain(dataclasses.asdict(self.cfg)),
             "data": self.data_info,
             "metrics": self.metrics,
             "references": self.references,
             "history": {k: h.records for k, h in self.histories.items()},
             "figures": self.figures,
-            "versions": versions(),
-            "device": device_description(),
+            "models": cnnlab.runs.keep_models(self.out, self.models, log=self.log),
+            "versions": provenance.versions(),
+            "git_commit": provenance.git_commit(),
+            "environment": provenance.environment(),
+            "device": provenance.device_description(),
             "wall_seconds": round(time.perf_counter() - self._t0, 2),
             "finished": datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
         }
@@ -412,112 +438,57 @@ def _numbers(record: dict) -> str:
     return ", ".join(f"{k} {v:.4g}" for k, v in record.items() if k not in ("epoch", "time_s", "examples_per_s"))
 
 
-def _config(study: Study, args: argparse.Namespace) -> dict:
-    """The study's defaults, its ``--quick`` overrides, then ``--set`` and the options, each checked.
+def _config(study: Study, args: argparse.Namespace) -> StudyConfig:
+    """The study's defaults, then ``--quick``, ``--config FILE``, ``--set`` and the options, each checked.
 
-    ``--set epochs=3`` and ``--epochs 3`` go through the same check (`_check_setting`);
-    an option given beside a ``--set`` of the same key wins.
+    ``--set epochs=3`` and ``--epochs 3`` go through the same check; an option given beside
+    a ``--set`` of the same key wins.
     """
-    cfg = dict(study.defaults)
-    if args.quick:
-        cfg.update(study.quick)
-    given = [_parse_setting(item, study) for item in args.set]
-    given += [(key, getattr(args, key), opt) for key, opt in SETTING_OPTIONS.items() if getattr(args, key) is not None]
-    for key, value, label in given:
-        cfg[key] = _check_setting(study, key, value, label)
+    try:
+        cfg = study.config(**study.quick) if args.quick else study.config()
+        if args.config is not None:
+            cfg = with_values(cfg, _config_file(study, args.config), lambda key: f"--config {args.config}: {key}")
+        given = {}
+        for item in args.set:
+            key, sep, text = item.partition("=")
+            key = key.strip().replace("-", "_")
+            if not sep or not key:
+                raise UsageError(f"--set {item!r}: write KEY=VALUE, e.g. --set learning_rate=3e-4")
+            _known(study, key, f"--set {key}")
+            given[key] = parse_text(cfg, key, text, f"--set {key}")
+        cfg = dataclasses.replace(cfg, **given)
+        options = {key: getattr(args, key) for key in SETTING_OPTIONS if getattr(args, key) is not None}
+        cfg = with_values(cfg, options, lambda key: SETTING_OPTIONS[key])
+    except ConfigError as e:
+        raise UsageError(str(e)) from None
+    if cfg.seed > MAX_SEED:
+        raise UsageError(f"--seed must be a whole number from 0 to {MAX_SEED}; got {cfg.seed}")
     return cfg
 
 
-def _parse_setting(item: str, study: Study) -> tuple[str, Any, str]:
-    """``KEY=VALUE`` of ``--set``: KEY one of the study's settings, VALUE a Python literal or a word.
+def _known(study: Study, key: str, label: str) -> None:
+    names = [f.name for f in dataclasses.fields(study.config)]
+    if key not in names:
+        raise UsageError(f"{label}: {study.name} has no such setting; its settings: {', '.join(names)}")
 
-    Returns ``(key, value, "--set KEY")``; the value is checked by `_check_setting`.
-    """
-    import ast
 
-    key, sep, text = item.partition("=")
-    key = key.strip().replace("-", "_")
-    if not sep or not key:
-        raise UsageError(f"--set {item!r}: write KEY=VALUE, e.g. --set learning_rate=3e-4")
-    if key not in study.defaults:
-        raise UsageError(f"--set {key}: {study.name} has no such setting; its settings: {', '.join(study.defaults)}")
+def _config_file(study: Study, path: str) -> dict:
+    """The settings in a JSON (``.json``) or TOML (any other name) file: a table of KEY = VALUE."""
+    import tomllib
+
     try:
-        value = ast.literal_eval(text.strip())
-    except (ValueError, SyntaxError, MemoryError, RecursionError):
-        value = text.strip()  # a bare word, e.g. --set optimizer=sgd
-    return key, value, f"--set {key}"
-
-
-def _check_setting(study: Study, key: str, value, label: str):
-    """``value`` for the setting ``key``, checked against the study's default; ``label`` names it.
-
-    ``dataset`` must be one of the study's datasets, ``epochs`` and ``batch_size`` whole
-    numbers >= 1; any other setting takes the type of its default (ints also for floats,
-    lists also for tuples; floats finite). A setting whose default is None ("all", "the
-    study's choice") takes None or the type of its ``--quick`` value, else a whole number;
-    one in ``study.nullable`` takes None or the type of its default.
-    """
-    default = study.defaults[key]
-    optional = default is None or key in study.nullable
-    if key == "dataset":
-        if value not in study.datasets:
-            raise UsageError(f"{label} {value!r}: {study.name} runs on {', '.join(study.datasets)}")
-        return value
-    if value is None and optional:
-        return None
-    if key in ("epochs", "batch_size"):
-        if not _whole(value):
-            raise UsageError(f"{label} must be a whole number; got {value!r}")
-        if value < 1:
-            raise UsageError(f"{label} must be at least 1; got {value}")
-        return value
-    like = default if default is not None else study.quick.get(key)
-    like = 0 if like is None else like
-    if not _conforms(value, like):
-        need = _kind(like) + (f" like its default {default!r}" if default is not None else "")
-        raise UsageError(f"{label} must be {'None or ' if optional else ''}{need}; got {value!r}")
-    return _shaped(value, like)
-
-
-def _whole(v) -> bool:
-    return isinstance(v, int) and not isinstance(v, bool)
-
-
-def _conforms(value, like) -> bool:
-    """Whether ``value`` has the type of ``like`` (ints pass for floats, lists for tuples)."""
-    if isinstance(like, bool):
-        return isinstance(value, bool)
-    if isinstance(like, int):
-        return _whole(value)
-    if isinstance(like, float):
-        if not (_whole(value) or isinstance(value, float)):
-            return False
-        try:
-            return math.isfinite(float(value))
-        except OverflowError:  # an int beyond float's range
-            return False
-    if isinstance(like, tuple | list):
-        return isinstance(value, tuple | list) and (not like or all(_conforms(v, like[0]) for v in value))
-    return isinstance(value, type(like))
-
-
-def _kind(like, many: bool = False) -> str:
-    """``like``'s type in words, for an error: "a whole number", "a tuple of whole numbers"."""
-    if isinstance(like, tuple | list):
-        return ("tuples" if many else "a tuple") + (f" of {_kind(like[0], True)}" if like else "")
-    words = {bool: ("True or False", "True or False values"), int: ("a whole number", "whole numbers"),
-             float: ("a finite number", "finite numbers"), str: ("a word", "words")}  # fmt: skip
-    one, several = words.get(type(like), (f"a {type(like).__name__}", f"{type(like).__name__}s"))
-    return several if many else one
-
-
-def _shaped(value, like):
-    """``value`` in ``like``'s own type: an int given for a float setting becomes a float, a list a tuple."""
-    if isinstance(like, float):
-        return float(value)
-    if isinstance(like, tuple) and isinstance(value, tuple | list):
-        return tuple(_shaped(v, like[0]) if like else v for v in value)
-    return value
+        text = Path(path).read_text()
+        values = json.loads(text) if path.endswith(".json") else tomllib.loads(text)
+    except OSError as e:
+        raise UsageError(f"--config {path}: cannot be read ({e.strerror or e})") from None
+    except (ValueError, UnicodeDecodeError) as e:  # JSONDecodeError and TOMLDecodeError are ValueErrors
+        kind = "JSON" if path.endswith(".json") else "TOML"
+        raise UsageError(f"--config {path}: not valid {kind} ({_first_line(e)})") from None
+    if not isinstance(values, dict):
+        raise UsageError(f"--config {path}: must hold a table of settings (KEY = VALUE); got {type(values).__name__}")
+    for key in values:
+        _known(study, key, f"--config {path}: {key}")
+    return values
 
 
 def _first_line(e: BaseException) -> str:
@@ -527,7 +498,6 @@ def _first_line(e: BaseException) -> str:
 
 def _plain(v):
     """JSON-able: NumPy/JAX scalars to Python numbers, arrays to lists, NaN/inf to None."""
-    import math
 
     if hasattr(v, "tolist"):
         v = v.tolist()
@@ -538,27 +508,6 @@ def _plain(v):
     if isinstance(v, list | tuple):
         return [_plain(x) for x in v]
     return v
-
-
-def versions() -> dict[str, str]:
-    """Versions of Python and the libraries a result depends on."""
-    from importlib import metadata
-
-    out = {"python": platform.python_version()}
-    for pkg in ("cnnlab", "jax", "jaxlib", "flax", "optax", "orbax-checkpoint", "numpy"):
-        try:
-            out[pkg] = metadata.version(pkg)
-        except metadata.PackageNotFoundError:
-            pass
-    return out
-
-
-def device_description() -> str:
-    import jax
-
-    d = jax.devices()[0]
-    kind = getattr(d, "device_kind", d.platform)
-    return f"{len(jax.devices())} x {d.platform} ({kind}), {os.cpu_count()} CPU cores"
 
 
 def _fmt(v) -> str:
@@ -658,7 +607,7 @@ def _check_earlier_run(out: Path, *, force: bool) -> None:
 
 def _check_options(args: argparse.Namespace) -> None:
     """The options `Run` does not check itself: seed range, checkpoint flags, data directory."""
-    if not 0 <= args.seed <= MAX_SEED:
+    if args.seed is not None and not 0 <= args.seed <= MAX_SEED:
         raise UsageError(f"--seed must be a whole number from 0 to {MAX_SEED}; got {args.seed}")
     if args.overwrite and args.resume:
         raise UsageError("--overwrite replaces the checkpoints --resume continues from; give one")
@@ -674,11 +623,22 @@ def _prepare(study: Study, args: argparse.Namespace, argv: list[str]) -> Run:
     run = Run(study, args, argv)
     check_dir("--out", run.out)
     _check_earlier_run(run.out, force=args.force or args.resume)
+    if run.tensorboard is not None:
+        check_dir("--tensorboard", run.tensorboard)
+        _tensorboard_available()
     if run.checkpoint_dir is not None:
         option = "--checkpoint-dir" if args.checkpoint_dir is not None else "--resume's checkpoint directory"
         check_dir(option, run.checkpoint_dir)
     _select_device(args.device)
     return run
+
+
+def _tensorboard_available() -> None:
+    """`UsageError` before anything trains when ``--tensorboard`` is given without its writer library."""
+    import importlib.util
+
+    if importlib.util.find_spec("tensorboardX") is None:
+        raise UsageError("--tensorboard needs the tensorboard extra: pip install 'cnnlab[tensorboard]'")
 
 
 def _execute(study: Study, run: Run) -> dict:
@@ -689,7 +649,8 @@ def _execute(study: Study, run: Run) -> dict:
     _quiet_async_echoes()
     run.log(f"writing to {run.out}/" + (" (quick configuration)" if run.quick else ""))
     try:
-        with _library_warnings(run.study.name):
+        with _library_warnings(run.study.name), contextlib.ExitStack() as writers:
+            writers.callback(lambda: [w.close() for w in run._writers])
             study.run(run)
     except (CheckpointError, DataUnavailableError) as e:
         # fit speaks in its own keywords; on the command line they are options.

@@ -11,8 +11,8 @@ import json
 import shutil
 from pathlib import Path
 
-from experiments import EXPERIMENTS
-from experiments._harness import _fmt
+from . import EXPERIMENTS
+from ._harness import _fmt
 
 __all__ = ["build"]
 

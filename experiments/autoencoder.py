@@ -26,9 +26,13 @@ the blog shows them).
 Run: ``cnnlab run autoencoder [--quick] [--epochs N]``.
 """
 
+import dataclasses
+from typing import Literal
+
 import numpy as np
 
-from experiments._harness import Run, Study, main
+from ._config import StudyConfig, setting
+from ._harness import Run, Study, main
 
 #: The Keras blog's number: "The model converges to a loss of 0.094" (50 epochs, full MNIST).
 BLOG_LOSS = 0.094
@@ -70,14 +74,14 @@ def run(r: Run) -> None:
 
     train_ds, test_ds = r.data("train"), r.data("test")
     x_train, x_test = train_ds.images, test_ds.images
-    n_train = r.cfg["n_train"]
+    n_train = r.cfg.n_train
     if n_train is not None:
         if not 1 <= n_train <= len(x_train):
             raise ValueError(f"autoencoder: n_train must be in [1, {len(x_train)}]; got {n_train}")
         # The offline subset is ordered by digit: a random subset keeps every class.
         keep = np.sort(np.random.default_rng(r.seed).choice(len(x_train), n_train, replace=False))
         x_train = x_train[keep]
-    optimizer = {"name": "adadelta", "learning_rate": r.cfg["learning_rate"], "rho": r.cfg["rho"]}
+    optimizer = {"name": "adadelta", "learning_rate": r.cfg.learning_rate, "rho": r.cfg.rho}
 
     model = models.ConvAutoencoder(rngs=nnx.Rngs(r.seed))
     history = r.fit(
@@ -103,24 +107,24 @@ def run(r: Run) -> None:
     used = codes_all[0].size - codes_all[0, ..., 0].size * len(dead)
     r.metric(
         test_loss=result["loss"], test_mse=result["mse"], train_loss=history["loss"][-1],
-        test_loss_floor=floor, steps=len(history.records) * (len(x_train) // r.cfg["batch_size"]),
+        test_loss_floor=floor, steps=len(history.records) * (len(x_train) // r.cfg.batch_size),
         test_loss_per_class=per_class, test_loss_above_floor_per_class=excess, dead_code_channels=dead,
         images_per_second=float(np.median(history["examples_per_s"][1:] or history["examples_per_s"])),
     )  # fmt: skip
 
     n = r.data_info.get("n_train", 0)
-    on_mnist = r.cfg["dataset"] == "mnist"
+    on_mnist = r.cfg.dataset == "mnist"
     setup = (
         "same data and epochs as the blog"
-        if n >= 60000 and r.cfg["epochs"] == 50 and n_train is None
-        else f"{len(x_train):,} training digits x {r.cfg['epochs']} epochs = {r.metrics['steps']:,} steps of "
-        f"{r.cfg['batch_size']}; the blog: 60,000 x 50 epochs = 23,450 steps"
+        if n >= 60000 and r.cfg.epochs == 50 and n_train is None
+        else f"{len(x_train):,} training digits x {r.cfg.epochs} epochs = {r.metrics['steps']:,} steps of "
+        f"{r.cfg.batch_size}; the blog: 60,000 x 50 epochs = 23,450 steps"
     )
     source = "Keras blog, Building Autoencoders in Keras (2016): 'The model converges to a loss of 0.094'"
     r.compare(
-        f"test binary cross-entropy after {r.cfg['epochs']} epochs", result["loss"], BLOG_LOSS if on_mnist else None,
+        f"test binary cross-entropy after {r.cfg.epochs} epochs", result["loss"], BLOG_LOSS if on_mnist else None,
         source=source,
-        note=f"{setup}; Adadelta lr {r.cfg['learning_rate']} (Keras 2 default was 1.0). The blog does not say "
+        note=f"{setup}; Adadelta lr {r.cfg.learning_rate} (Keras 2 default was 1.0). The blog does not say "
         "whether 0.094 is the training or the validation loss (both are printed, on 60,000 / 10,000 digits).",
     )  # fmt: skip
     r.compare(
@@ -155,7 +159,7 @@ def run(r: Run) -> None:
     fig = viz.image_rows(
         [("original", x_test[first]), ("reconstruction", recon[first]),
          ("original", x_test[second]), ("reconstruction", recon[second])],
-        titles=names, title=f"ConvAutoencoder: test digits and their reconstructions after {r.cfg['epochs']} epochs",
+        titles=names, title=f"ConvAutoencoder: test digits and their reconstructions after {r.cfg.epochs} epochs",
     )  # fmt: skip
     r.figure(
         fig,
@@ -215,11 +219,23 @@ def _codes_figure(images, recon, codes, names):
     return fig
 
 
+@dataclasses.dataclass(frozen=True)
+class Config(StudyConfig):
+    """autoencoder's settings."""
+
+    dataset: Literal["mnist", "fashion_mnist"] = setting("mnist", "the images")
+    epochs: int = setting(150, "training epochs", minimum=1)
+    batch_size: int = setting(128, "training batch size (the blog's 128)", minimum=1)
+    learning_rate: float = setting(0.5, "Adadelta's learning rate", minimum=0)
+    rho: float = setting(0.95, "Adadelta's decay of its running averages", minimum=0)
+    n_train: int | None = setting(None, "training images, a random subset (None: all)", minimum=1)
+
+
 STUDY = Study(
     name="autoencoder",
     summary="ConvAutoencoder (Keras blog) on MNIST, binary cross-entropy, Adadelta; reconstructions, test loss, codes",
     run=run,
-    defaults=dict(dataset="mnist", epochs=150, batch_size=128, learning_rate=0.5, rho=0.95, n_train=None),
+    config=Config,
     quick=dict(epochs=3, n_train=2048),
     reference="the convolutional autoencoder of the Keras blog 'Building Autoencoders in Keras' "
     "(loss 0.094 after 50 epochs on full MNIST)",

@@ -26,11 +26,7 @@ networks), draws the per-epoch validation curves on ``val_size`` test images, an
 measures the final accuracies on the whole test set. ``--epochs 25`` gives the classic
 epoch count; the classic data size is ``train_size=None`` (all images), e.g.::
 
-    import dataclasses
-    from experiments import batchnorm
-    from experiments._harness import run_study
-    full = dataclasses.replace(batchnorm.STUDY, defaults={**batchnorm.STUDY.defaults, "train_size": None})
-    run_study(full, ["--dataset", "cifar10", "--epochs", "25"])
+    cnnlab run batchnorm --dataset cifar10 --epochs 25 --set train_size=None
 
 Run: ``cnnlab run batchnorm [--quick] [--dataset cifar10] [--epochs N] [--seed S]``. Writes
 ``curves.png`` (both networks, seed S), ``sweep.png`` (validation accuracy, mean and
@@ -38,11 +34,14 @@ min-max band over the seeds), ``seeds.png`` (per-seed final test accuracies and 
 ``metrics.json`` and ``report.md``.
 """
 
+import dataclasses
 import time
+from typing import Literal
 
 import numpy as np
 
-from experiments._harness import Run, Study, UsageError, main
+from ._config import StudyConfig, setting
+from ._harness import Run, Study, UsageError, main
 
 #: The spatial size `models.CifarCNN` is built for (its Dense layer takes a 6x6x64 map).
 INPUT_SIZE = 32
@@ -97,15 +96,15 @@ def run(r: Run) -> None:
     from cnnlab import models, train, viz
 
     cfg = r.cfg
-    n_seeds = cfg["n_seeds"]
+    n_seeds = cfg.n_seeds
     if not isinstance(n_seeds, int) or n_seeds < 2:
         raise UsageError(f"batchnorm: n_seeds must be an int >= 2 (a spread needs two seeds); got {n_seeds!r}")
     seeds = [r.seed + i for i in range(n_seeds)]
 
     train_ds, test_ds = r.data("train"), r.data("test")
-    x, y, train_note = _subset(train_ds, cfg["train_size"], cfg["subset_seed"], "train_size")
-    vx, vy, val_note = _subset(test_ds, cfg["val_size"], cfg["subset_seed"], "val_size")
-    tx, ty, test_note = _subset(test_ds, cfg["test_size"], cfg["subset_seed"] + 1, "test_size")
+    x, y, train_note = _subset(train_ds, cfg.train_size, cfg.subset_seed, "train_size")
+    vx, vy, val_note = _subset(test_ds, cfg.val_size, cfg.subset_seed, "val_size")
+    tx, ty, test_note = _subset(test_ds, cfg.test_size, cfg.subset_seed + 1, "test_size")
     r.check_batch(len(y))
     h, w, c = train_ds.image_shape
     padded = (h, w) != (INPUT_SIZE, INPUT_SIZE)
@@ -118,19 +117,19 @@ def run(r: Run) -> None:
         + (f"; {h}x{w} images zero-padded to {INPUT_SIZE}x{INPUT_SIZE}" if padded else "")
     )
 
-    optimizer = {"name": "rmsprop", "learning_rate": cfg["learning_rate"], "decay": cfg["decay"]}
+    optimizer = {"name": "rmsprop", "learning_rate": cfg.learning_rate, "decay": cfg.decay}
     histories, accs, losses, speeds = {}, {}, {}, {}
     for bn in (False, True):
         tag = "bn" if bn else "plain"
         r.log(
-            f"training {LABELS[bn]} CifarCNN for seeds {seeds} at once (vmapped): {cfg['epochs']} epochs of "
-            f"{len(y)} images, batch {cfg['batch_size']}"
+            f"training {LABELS[bn]} CifarCNN for seeds {seeds} at once (vmapped): {cfg.epochs} epochs of "
+            f"{len(y)} images, batch {cfg.batch_size}"
         )
         t0 = time.perf_counter()
         trained, hs = train.fit_many(
             lambda rngs, bn=bn: models.CifarCNN(bn, in_channels=c, num_classes=train_ds.num_classes, rngs=rngs),
-            seeds, (x, y), loss="softmax_cross_entropy", optimizer=optimizer, epochs=cfg["epochs"],
-            batch_size=cfg["batch_size"], val_data=(vx, vy), **r.progress(tag, cfg["epochs"]),
+            seeds, (x, y), loss="softmax_cross_entropy", optimizer=optimizer, epochs=cfg.epochs,
+            batch_size=cfg.batch_size, val_data=(vx, vy), **r.progress(tag, cfg.epochs, members=seeds),
         )  # fmt: skip
         results = [train.evaluate(m, test, loss="softmax_cross_entropy") for m in trained]
         accs[tag] = [res["accuracy"] for res in results]
@@ -138,8 +137,9 @@ def run(r: Run) -> None:
         # Epoch 1 includes compilation; the later epochs give the training speed (all seeds together).
         speeds[tag] = float(np.median([rec["examples_per_s"] for rec in hs[0].records[1:]] or hs[0]["examples_per_s"]))
         histories[tag] = hs
-        for s, hist in zip(seeds, hs):
+        for s, hist, model in zip(seeds, hs, trained):
             r.record_history(f"{tag}_seed{s}", hist)
+            r.keep(model, f"{tag}/seed={s}")
         r.log(
             f"trained {LABELS[bn]} in {time.perf_counter() - t0:.0f} s: test accuracy per seed "
             + ", ".join(f"{a:.4f}" for a in accs[tag])
@@ -158,8 +158,8 @@ def run(r: Run) -> None:
         images_per_second_plain=speeds["plain"], images_per_second_bn=speeds["bn"],
     )  # fmt: skip
 
-    classic = cfg["dataset"] == "cifar10" and len(y) == len(train_ds) and (cfg["epochs"], cfg["batch_size"]) == (25, 32)
-    setup = f"{cfg['dataset']}, {len(y):,} training images, {cfg['epochs']} epochs, {n_seeds} seeds"
+    classic = cfg.dataset == "cifar10" and len(y) == len(train_ds) and (cfg.epochs, cfg.batch_size) == (25, 32)
+    setup = f"{cfg.dataset}, {len(y):,} training images, {cfg.epochs} epochs, {n_seeds} seeds"
     note = (
         f"mean over {n_seeds} seeds, same setup as the reference"
         if classic
@@ -186,18 +186,18 @@ def run(r: Run) -> None:
         f"Batch norm {sign} **{abs(gain['mean']) * 100:.2f} points** of test accuracy "
         f"({plain['mean']:.4f} → {bn['mean']:.4f}), mean over {n_seeds} seeds; the per-seed gains range from "
         f"{gain['min'] * 100:+.2f} to {gain['max'] * 100:+.2f} points (sample std {gain['std'] * 100:.2f}). "
-        f"Setup: {setup}, RMSprop learning rate {cfg['learning_rate']:g} with Keras time decay "
-        f"{cfg['decay']:g} per step, batch {cfg['batch_size']}. "
+        f"Setup: {setup}, RMSprop learning rate {cfg.learning_rate:g} with Keras time decay "
+        f"{cfg.decay:g} per step, batch {cfg.batch_size}. "
         f"Both networks were trained for all seeds at once with `cnnlab.train.fit_many` "
         f"({speeds['plain']:.0f} training images/s plain, {speeds['bn']:.0f} with batch norm, all seeds together, "
         "per-epoch validation included). "
         "The classic study's +3 points are for CIFAR-10 after 25 full epochs"
-        + ("." if classic else f"; this run sees {cfg['epochs'] * len(y):,} training images per network instead of "
-           f"25 x 50,000 = 1,250,000" + ("" if cfg["dataset"] == "cifar10" else f", of {cfg['dataset']}")
+        + ("." if classic else f"; this run sees {cfg.epochs * len(y):,} training images per network instead of "
+           f"25 x 50,000 = 1,250,000" + ("" if cfg.dataset == "cifar10" else f", of {cfg.dataset}")
            + ", so its gain says how much sooner batch norm gets going, not what the classic run ends with.")
     )  # fmt: skip
 
-    lag = _lag_note(histories["bn"], len(y) // cfg["batch_size"])
+    lag = _lag_note(histories["bn"], len(y) // cfg.batch_size)
     if lag:
         r.section(lag)
 
@@ -205,8 +205,8 @@ def run(r: Run) -> None:
     fig = viz.compare_histories(
         {f"plain, seed {s0}": histories["plain"][0], f"batch norm, seed {s0}": histories["bn"][0]},
         ("loss", "accuracy"),
-        title=f"CifarCNN on {cfg['dataset']} without and with batch norm "
-        f"(RMSprop {cfg['learning_rate']:g}, batch {cfg['batch_size']})",
+        title=f"CifarCNN on {cfg.dataset} without and with batch norm "
+        f"(RMSprop {cfg.learning_rate:g}, batch {cfg.batch_size})",
     )
     r.figure(
         fig, "curves.png",
@@ -294,25 +294,29 @@ def _seeds_figure(seeds, accs, gains, plain, bn, gain, *, chance: float, classic
     return fig
 
 
+@dataclasses.dataclass(frozen=True)
+class Config(StudyConfig):
+    """batchnorm's settings."""
+
+    dataset: Literal["fashion_mnist", "cifar10"] = setting("fashion_mnist", "the images")
+    epochs: int = setting(4, "training epochs", minimum=1)
+    batch_size: int = setting(32, "training batch size (the Keras example's 32)", minimum=1)
+    learning_rate: float = setting(1e-4, "RMSprop's rate at step 0", minimum=0)
+    decay: float = setting(1e-6, "Keras time decay per optimizer step: lr / (1 + decay * step)", minimum=0)
+    train_size: int | None = setting(10000, "training images, a random subset drawn with subset_seed (None: all)",
+                                     minimum=1)  # fmt: skip
+    val_size: int | None = setting(2000, "test images for the per-epoch validation curves (None: all)", minimum=1)
+    test_size: int | None = setting(None, "test images for the final accuracies (None: all)", minimum=1)
+    subset_seed: int = setting(0, "draws the subsets, the same for every seed and both networks", minimum=0)
+    n_seeds: int = setting(3, "seeds --seed, --seed + 1, ...; trained at once by fit_many", minimum=1)
+
+
 STUDY = Study(
     name="batchnorm",
     summary="CifarCNN without and with batch norm, RMSprop 1e-4 with decay, batch 32; the gain over seeds",
     run=run,
-    defaults=dict(
-        dataset="fashion_mnist",
-        epochs=4,
-        batch_size=32,
-        learning_rate=1e-4,  # RMSprop's rate at step 0
-        decay=1e-6,  # Keras time decay per optimizer step: lr / (1 + decay * step)
-        train_size=10000,  # training images, a random subset drawn with subset_seed; None: all
-        val_size=2000,  # test images for the per-epoch validation curves; None: all
-        test_size=None,  # test images for the final accuracies; None: all
-        subset_seed=0,  # draws the subsets, the same for every seed and both networks
-        n_seeds=3,  # seeds --seed, --seed + 1, ...; trained at once by fit_many
-    ),
+    config=Config,
     quick=dict(epochs=2, batch_size=4, train_size=600, val_size=500, test_size=1000, n_seeds=2),
-    datasets=("fashion_mnist", "cifar10"),
-    nullable=("train_size", "val_size"),
     reference="the Keras cifar10_cnn.py example without and with batch norm "
     "(about +3 points of test accuracy on CIFAR-10 after 25 epochs)",
 )

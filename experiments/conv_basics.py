@@ -17,9 +17,13 @@ study carries them; they are 0 here and ignored. ``--quick`` is the same configu
 ``template_size`` (side of the patch used as a template).
 """
 
+import dataclasses
+from typing import Literal
+
 import numpy as np
 
-from experiments._harness import Run, Study, UsageError, main
+from ._config import StudyConfig, setting
+from ._harness import Run, Study, UsageError, main
 
 #: The hand-made 3x3 kernels, by name. ``x``/``y`` name the gradient's direction: "Sobel x"
 #: responds to intensity changing along x, i.e. to vertical edges.
@@ -139,9 +143,9 @@ def run(r: Run) -> None:
     from cnnlab import ops
     from cnnlab.viz import features
 
-    if r.cfg["epochs"] or r.cfg["batch_size"]:
+    if r.cfg.epochs or r.cfg.batch_size:
         r.log("nothing is trained here: --epochs and --batch-size are ignored")
-    n_digits, tsize = r.cfg["n_digits"], r.cfg["template_size"]
+    n_digits, tsize = r.cfg.n_digits, r.cfg.template_size
     if not 1 <= n_digits <= 10:
         raise UsageError(f"n_digits must be between 1 and 10 (one test image per class); got {n_digits}")
     if not 3 <= tsize <= 20:
@@ -379,12 +383,22 @@ def _template_figure(scene, patch, corner, resp, peak, raw, raw_peak):
     return fig
 
 
+@dataclasses.dataclass(frozen=True)
+class Config(StudyConfig):
+    """conv-basics's settings: nothing is trained, so epochs and batch_size are 0 and unused."""
+
+    dataset: Literal["mnist", "fashion_mnist"] = setting("mnist", "the images convolved")
+    epochs: int = setting(0, "unused: nothing is trained", minimum=0)
+    batch_size: int = setting(0, "unused: nothing is trained", minimum=0)
+    n_digits: int = setting(4, "test images shown under each kernel", minimum=1)
+    template_size: int = setting(9, "side of the patch cut out as a template kernel", minimum=1)
+
+
 STUDY = Study(
     name="conv-basics",
     summary="hand-made kernels (edges, blur, sharpen, a patch as template) on digits; padding, stride, channels",
     run=run,
-    # epochs and batch_size: required keys of every study; nothing is trained here, so 0 and unused.
-    defaults=dict(dataset="mnist", epochs=0, batch_size=0, n_digits=4, template_size=9),
+    config=Config,
     quick=dict(),  # the full configuration already runs in seconds
     reference="the first lesson of the classic CNN course: convolution by hand, with kernels, padding, stride "
     "and channels, and the loop-based definition of the exercise",

@@ -38,11 +38,14 @@ offline training digits (3,100 steps of 128), takes about 4 minutes on 2 unconte
 cores; the test MSE is still creeping down at the end.
 """
 
+import dataclasses
 import re
+from typing import Literal
 
 import numpy as np
 
-from experiments._harness import Run, Study, main
+from ._config import StudyConfig, setting
+from ._harness import Run, Study, main
 
 #: How many denoised test digits ``denoise_test.npz`` keeps in float32 (the rest only as PSNR/SSIM).
 N_SAVED_DENOISED = 32
@@ -129,10 +132,10 @@ def run(r: Run) -> None:
 
     from cnnlab import data, models, train, viz
 
-    p_high, p_low = r.cfg["p_high"], r.cfg["p_low"]
+    p_high, p_low = r.cfg.p_high, r.cfg.p_low
     train_ds, test_ds = r.data("train"), r.data("test")
     x_train = train_ds.images
-    n_train = r.cfg["n_train"]
+    n_train = r.cfg.n_train
     if n_train is not None:
         if not 1 <= n_train <= len(x_train):
             raise ValueError(f"denoise: n_train must be in [1, {len(x_train)}]; got {n_train}")
@@ -145,10 +148,10 @@ def run(r: Run) -> None:
     def add_noise(key, batch):
         return data.salt_and_pepper(key, batch, p_high=p_high, p_low=p_low)
 
-    model = models.DenoisingAutoencoder(output_activation=r.cfg["output_activation"], rngs=nnx.Rngs(r.seed))
+    model = models.DenoisingAutoencoder(output_activation=r.cfg.output_activation, rngs=nnx.Rngs(r.seed))
     history = r.fit(
         model, (x_train, x_train), val_data=(noisy, clean), augment=add_noise, loss="mse",
-        optimizer={"name": "adam", "learning_rate": r.cfg["learning_rate"]},
+        optimizer={"name": "adam", "learning_rate": r.cfg.learning_rate},
     )  # fmt: skip
     # A ReLU output can exceed 1; an image cannot, so PSNR and SSIM see the clipped output.
     denoised = jnp.clip(train.predict(model, noisy), 0.0, 1.0)
@@ -181,7 +184,7 @@ def run(r: Run) -> None:
     )  # fmt: skip
     r.compare(
         "mean PSNR of denoised test digits vs clean (dB)", m["psnr_denoised"], f"> {m['psnr_noisy']:.2f}",
-        source="goal: better than the noisy input", note=f"{r.cfg['epochs']} epochs of {len(x_train):,} digits",
+        source="goal: better than the noisy input", note=f"{r.cfg.epochs} epochs of {len(x_train):,} digits",
     )  # fmt: skip
     r.compare("mean SSIM of noisy test digits vs clean", m["ssim_noisy"], None, source="dm-pix ssim, 11x11 Gaussian")
     r.compare(
@@ -337,20 +340,25 @@ def _checkerboard_figure(patterns, ratios, digit):
     return fig
 
 
+@dataclasses.dataclass(frozen=True)
+class Config(StudyConfig):
+    """denoise's settings."""
+
+    dataset: Literal["mnist", "fashion_mnist"] = setting("mnist", "the images")
+    epochs: int = setting(100, "training epochs", minimum=1)
+    batch_size: int = setting(128, "training batch size", minimum=1)
+    learning_rate: float = setting(1e-3, "Adam's learning rate", minimum=0)
+    p_high: float = setting(0.1, "probability that a pixel turns white (salt)", minimum=0)
+    p_low: float = setting(0.1, "probability that a pixel turns black (pepper)", minimum=0)
+    n_train: int | None = setting(None, "training images, a random subset (None: all)", minimum=1)
+    output_activation: Literal["relu", "sigmoid", "linear"] = setting("relu", "the decoder's last activation")
+
+
 STUDY = Study(
     name="denoise",
     summary="DenoisingAutoencoder from salt-and-pepper digits to clean ones; PSNR/SSIM (dm-pix); checkerboard note",
     run=run,
-    defaults=dict(
-        dataset="mnist",
-        epochs=100,
-        batch_size=128,
-        learning_rate=1e-3,
-        p_high=0.1,
-        p_low=0.1,
-        n_train=None,
-        output_activation="relu",
-    ),  # fmt: skip
+    config=Config,
     quick=dict(epochs=3),
     reference="the denoising-autoencoder study of the classic course (salt-and-pepper noise, p = 0.1 each way)",
 )

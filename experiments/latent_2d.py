@@ -20,9 +20,13 @@ reference's setup. The latent's scale depends on the training run, so the marked
 than (-8, 0) and the grid's range are chosen from the codes themselves.
 """
 
+import dataclasses
+from typing import Literal
+
 import numpy as np
 
-from experiments._harness import Run, Study, main
+from ._config import StudyConfig, setting
+from ._harness import Run, Study, main
 
 REFERENCE_TRAIN_MSE = 0.0281
 SOURCE = "classic course notebook: StridedAutoencoder on digits 1, 5, 6 of full MNIST, Adam, 10 epochs"
@@ -50,14 +54,14 @@ def run(r: Run) -> None:
     from cnnlab.viz import latent as vlatent
 
     cfg = r.cfg
-    classes = tuple(cfg["classes"])
+    classes = tuple(cfg.classes)
     train_ds = data.select_classes(r.data("train"), classes)
     test_ds = data.select_classes(r.data("test"), classes)
     r.log(f"digits {', '.join(map(str, classes))}: {len(train_ds)} training, {len(test_ds)} test")
     model = models.StridedAutoencoder(rngs=nnx.Rngs(r.seed))
     history = r.fit(
         model, (train_ds.images, train_ds.images), val_data=(test_ds.images, test_ds.images), loss="mse",
-        optimizer={"name": "adam", "learning_rate": cfg["learning_rate"]},
+        optimizer={"name": "adam", "learning_rate": cfg.learning_rate},
     )  # fmt: skip
     test_mse = train.evaluate(model, (test_ds.images, test_ds.images), loss="mse")["loss"]
     # The best a code-blind decoder can do: always draw the mean training digit.
@@ -76,7 +80,7 @@ def run(r: Run) -> None:
     centroid_acc = float(np.mean(nearest == labels_test))
 
     full = r.data_info.get("n_train", 0) >= 60000
-    steps = cfg["epochs"] * (len(train_ds) // cfg["batch_size"])
+    steps = cfg.epochs * (len(train_ds) // cfg.batch_size)
     r.metric(
         train_mse=history["loss"][-1], test_mse=test_mse, mean_image_mse=mean_image_mse,
         nearest_centre_accuracy=centroid_acc,
@@ -84,10 +88,10 @@ def run(r: Run) -> None:
         latent_min=z_test.min(0), latent_max=z_test.max(0),
     )  # fmt: skip
     r.compare(
-        f"training MSE after {cfg['epochs']} epochs", history["loss"][-1],
-        REFERENCE_TRAIN_MSE if cfg["dataset"] == "mnist" else None, source=SOURCE,
+        f"training MSE after {cfg.epochs} epochs", history["loss"][-1],
+        REFERENCE_TRAIN_MSE if cfg.dataset == "mnist" else None, source=SOURCE,
         note="same data as the reference" if full else (
-            f"{len(train_ds):,} training digits, not about 18,000: {steps:,} steps of {cfg['batch_size']}"
+            f"{len(train_ds):,} training digits, not about 18,000: {steps:,} steps of {cfg.batch_size}"
         ),
     )  # fmt: skip
     r.compare(
@@ -101,7 +105,7 @@ def run(r: Run) -> None:
 
     names = train_ds.class_names
     rng = np.random.default_rng(r.seed)
-    shown = rng.choice(len(z_test), size=min(cfg["n_scatter"], len(z_test)), replace=False)
+    shown = rng.choice(len(z_test), size=min(cfg.n_scatter, len(z_test)), replace=False)
     points, notes = _marked_points(z_test, labels_test, classes)
     images = np.asarray(latent.decode(model, points.astype(np.float32)))
     fig = vlatent.latent_scatter(
@@ -118,7 +122,7 @@ def run(r: Run) -> None:
 
     lo, hi = np.percentile(z_test, 1, axis=0), np.percentile(z_test, 99, axis=0)
     pad = 0.08 * (hi - lo)
-    n = cfg["grid"]
+    n = cfg.grid
     grid, coords = latent.latent_grid(model, tuple(lo - pad), tuple(hi + pad), n)
     fig = vlatent.latent_manifold(
         np.asarray(grid), np.asarray(coords), z=z_test[shown], labels=labels_test[shown], class_names=names,
@@ -131,7 +135,7 @@ def run(r: Run) -> None:
         "Left: the test codes on the same axes, with the grid's points as crosses.",
     )  # fmt: skip
 
-    per_class = max(1, cfg["n_recon"] // len(classes))
+    per_class = max(1, cfg.n_recon // len(classes))
     idx = np.concatenate([rng.choice(np.flatnonzero(labels_test == c), per_class, replace=False) for c in classes])
     recon = np.asarray(latent.decode(model, latent.encode(model, test_ds.images[idx])))
     fig = viz.image_rows(
@@ -143,7 +147,7 @@ def run(r: Run) -> None:
     fig = viz.compare_histories({"StridedAutoencoder": history}, ("loss",), title="Mean squared error per epoch")
     r.figure(fig, "curves.png", "Training MSE (solid, mean over each epoch) and test MSE after each epoch (dashed).")
 
-    scatter_note = "" if len(shown) == cfg["n_scatter"] else f" (all {len(shown)} test digits of these classes)"
+    scatter_note = "" if len(shown) == cfg.n_scatter else f" (all {len(shown)} test digits of these classes)"
     r.section(
         f"Two numbers per digit: the test codes{scatter_note} of the {len(classes)} digits fall into regions of "
         f"the plane, although the autoencoder never saw a label: a nearest-centre rule on the codes labels "
@@ -156,22 +160,26 @@ def run(r: Run) -> None:
     )
 
 
+@dataclasses.dataclass(frozen=True)
+class Config(StudyConfig):
+    """latent-2d's settings."""
+
+    dataset: Literal["mnist"] = setting("mnist", "the digits (only MNIST has the notebook's classes)")
+    epochs: int = setting(10, "training epochs (the notebook's 10)", minimum=1)
+    batch_size: int = setting(8, "training batch size (the notebook's is 32, on 15 times the data)", minimum=1)
+    learning_rate: float = setting(1e-3, "Adam's learning rate", minimum=0)
+    classes: tuple[int, ...] = setting((1, 5, 6), "the digits trained on and drawn")
+    n_scatter: int = setting(500, "test digits in the scatter (fewer when the test split has fewer)", minimum=1)
+    grid: int = setting(15, "decoded grid points per side", minimum=2)
+    n_recon: int = setting(12, "reconstructions shown", minimum=1)
+
+
 STUDY = Study(
     name="latent-2d",
     summary="StridedAutoencoder with a 2-D latent on digits 1, 5, 6: latent scatter, decoded points and grid",
     run=run,
-    defaults=dict(
-        dataset="mnist",
-        epochs=10,
-        batch_size=8,
-        learning_rate=1e-3,
-        classes=(1, 5, 6),
-        n_scatter=500,  # test digits in the scatter (fewer when the test split has fewer)
-        grid=15,  # decoded grid points per side
-        n_recon=12,  # reconstructions shown
-    ),
+    config=Config,
     quick=dict(epochs=2, grid=8, n_scatter=200),
-    datasets=("mnist",),
     reference="the classic course notebook's 2-D strided autoencoder on digits 1, 5, 6 (training MSE 0.0281)",
 )
 

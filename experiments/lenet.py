@@ -30,9 +30,13 @@ IDX files) they are comparable. ``cnnlab run lenet --dataset fashion_mnist`` wri
 ``results/lenet-fashion_mnist``.
 """
 
+import dataclasses
+from typing import Literal
+
 import numpy as np
 
-from experiments._harness import Run, Study, UsageError, main
+from ._config import StudyConfig, setting
+from ._harness import Run, Study, UsageError, main
 
 #: Default epochs per dataset (both models), chosen to fit ~10-15 minutes on 2 CPU cores.
 EPOCHS = {"mnist": 15, "fashion_mnist": 4}
@@ -61,28 +65,28 @@ def run(r: Run) -> None:
     from cnnlab.viz import features
 
     cfg = r.cfg
-    dataset = cfg["dataset"]
-    epochs = cfg["epochs"] if cfg["epochs"] is not None else EPOCHS[dataset]
-    cfg["epochs"] = epochs  # metrics.json records the epochs actually trained
+    dataset = cfg.dataset
+    epochs = cfg.epochs if cfg.epochs is not None else EPOCHS[dataset]
+    cfg.epochs = epochs  # metrics.json records the epochs actually trained
     train_ds, test_ds = r.data("train"), r.data("test")
-    x_train, y_train = _subset(train_ds, cfg["n_train"], r.seed)
-    if cfg["n_train"] is not None:
+    x_train, y_train = _subset(train_ds, cfg.n_train, r.seed)
+    if cfg.n_train is not None:
         r.data_info["n_train"] = len(y_train)
         r.data_info["source"] += f"; a random {len(y_train)} of its training images"
     r.check_batch(len(y_train))
-    steps = epochs * (len(y_train) // cfg["batch_size"])
+    steps = epochs * (len(y_train) // cfg.batch_size)
     loss = "softmax_cross_entropy"
 
     # LeNet-5 as the tutorial trains it: Adam at Keras's default rate, no augmentation.
     lenet = models.LeNet5(rngs=nnx.Rngs(r.seed))
     h_lenet = r.fit(
         lenet, (x_train, y_train), tag="lenet5", loss=loss, val_data=test_ds, epochs=epochs,
-        optimizer={"name": "adam", "learning_rate": cfg["learning_rate"]},
+        optimizer={"name": "adam", "learning_rate": cfg.learning_rate},
     )  # fmt: skip
     # The modern recipe: Adam annealed by one cosine over the run, shifted digits every step.
     improved = models.LeNet5Improved(rngs=nnx.Rngs(r.seed))
-    schedule = optax.cosine_decay_schedule(cfg["improved_learning_rate"], decay_steps=max(steps, 1), alpha=0.01)
-    shift = cfg["max_shift"]
+    schedule = optax.cosine_decay_schedule(cfg.improved_learning_rate, decay_steps=max(steps, 1), alpha=0.01)
+    shift = cfg.max_shift
     h_improved = r.fit(
         improved, (x_train, y_train), tag="lenet5_improved", loss=loss, val_data=test_ds, epochs=epochs,
         optimizer=train.make_optimizer("adam", learning_rate=schedule),
@@ -132,14 +136,14 @@ def run(r: Run) -> None:
         f"| {name} | {res['params']:,} | {epochs} | {how} | {res['accuracy']:.4f} | {res['loss']:.4f} | "
         f"{res['seconds']:.0f} |"
         for name, res, how in (
-            ("LeNet5", results["lenet5"], f"Adam {cfg['learning_rate']:g}"),
+            ("LeNet5", results["lenet5"], f"Adam {cfg.learning_rate:g}"),
             ("LeNet5Improved", results["lenet5_improved"],
-             f"Adam {cfg['improved_learning_rate']:g}, cosine decay to 1%, shifts of up to {shift} px"),
+             f"Adam {cfg.improved_learning_rate:g}, cosine decay to 1%, shifts of up to {shift} px"),
         )
     ]  # fmt: skip
     r.section(
         f"Test accuracy on the {len(test_ds.labels):,} test images of {dataset} after training on "
-        f"{n_train:,} images, batch {cfg['batch_size']}:\n\n"
+        f"{n_train:,} images, batch {cfg.batch_size}:\n\n"
         "| model | parameters | epochs | optimizer, schedule, augmentation | test accuracy | test loss | "
         "training time (s) |\n| --- | --- | --- | --- | --- | --- | --- |\n" + "\n".join(rows)
     )
@@ -152,7 +156,7 @@ def run(r: Run) -> None:
             + (f"; above 0.9 from epoch {late}" if late else "")
             + ") while its training accuracy climbs. Evaluation uses batch norm's running statistics "
             "(momentum 0.99, Keras's default), which trail the batch statistics while the weights change "
-            f"fast: with {len(y_train) // cfg['batch_size']} steps per epoch they take several epochs to "
+            f"fast: with {len(y_train) // cfg.batch_size} steps per epoch they take several epochs to "
             "catch up (checked separately: after 3 epochs on 1,024 digits the network scored 0.907 with "
             "batch statistics and 0.100 with the running ones). The running statistics are what a "
             "deployed model uses, so the curve is shown as it is."
@@ -171,7 +175,7 @@ def run(r: Run) -> None:
 
     # The first convolution of each model: its kernels and what they make of a few test images.
     rng = np.random.default_rng(r.seed)
-    show = rng.choice(len(test_ds.labels), cfg["n_show"], replace=False)
+    show = rng.choice(len(test_ds.labels), cfg.n_show, replace=False)
     x_show = jnp.asarray(test_ds.images[show].astype(np.float32) / 255.0)
     names = [test_ds.class_names[c] for c in test_ds.labels[show]]
     conv1 = lenet.layers[0]
@@ -208,22 +212,31 @@ def run(r: Run) -> None:
     )  # fmt: skip
 
 
+@dataclasses.dataclass(frozen=True)
+class Config(StudyConfig):
+    """lenet's settings."""
+
+    dataset: Literal["mnist", "fashion_mnist"] = setting("mnist", "the images")
+    epochs: int | None = setting(
+        None, "training epochs; None: the per-dataset budget in EPOCHS (15 on the MNIST subset, 4 on Fashion-MNIST)",
+        minimum=1,
+    )  # fmt: skip
+    batch_size: int = setting(64, "training batch size", minimum=1)
+    n_train: int | None = setting(None, "training images, a random subset (None: all)", minimum=1)
+    learning_rate: float = setting(1e-3, "LeNet5's Adam rate (Keras's default, the tutorial's)", minimum=0)
+    improved_learning_rate: float = setting(
+        1e-3, "LeNet5Improved's initial Adam rate, cosine-decayed to 1% over the run", minimum=0
+    )
+    max_shift: int = setting(2, "LeNet5Improved's augmentation: random shifts of up to this many pixels", minimum=0)
+    n_show: int = setting(4, "test images in the feature-map figures", minimum=1)
+
+
 STUDY = Study(
     name="lenet",
     summary="LeNet5 (tanh, avg-pool, Adam) against LeNet5Improved (BN, dropout, cosine decay, shifts)",
     run=run,
-    defaults=dict(
-        dataset="mnist",
-        epochs=None,  # None: the per-dataset budget in EPOCHS (15 on the MNIST subset, 4 on Fashion-MNIST)
-        batch_size=64,
-        n_train=None,  # None: every training image; else a random subset of this many
-        learning_rate=1e-3,  # LeNet5's Adam rate (Keras's default, the tutorial's)
-        improved_learning_rate=1e-3,  # LeNet5Improved's initial Adam rate, cosine-decayed to 1% over the run
-        max_shift=2,  # LeNet5Improved's augmentation: random shifts of up to this many pixels (0: none)
-        n_show=4,  # test images in the feature-map figures
-    ),
+    config=Config,
     quick=dict(epochs=2, n_train=1024),
-    datasets=("mnist", "fashion_mnist"),
     reference="the classic Keras LeNet-5 tutorial (98.7% MNIST validation accuracy after 10 epochs) and the "
     "goals cnnlab sets for a modernised LeNet-5 (>= 99.3% on full MNIST, >= 92.5% on Fashion-MNIST)",
 )

@@ -20,9 +20,13 @@ cross-fade of the pixels next to a straight walk between the two codes of each m
 decoded (`cnnlab.latent.interpolate_latent`).
 """
 
+import dataclasses
+from typing import Literal
+
 import numpy as np
 
-from experiments._harness import Run, Study, main
+from ._config import StudyConfig, setting
+from ._harness import Run, Study, main
 
 SOURCE = "classic course notebook: LeNet autoencoders, 10-d code, MAE, 10 epochs, full MNIST"
 #: tag -> (label, model class name, loss, reference validation MAE)
@@ -39,8 +43,8 @@ def _build(name: str, cfg, seed: int):
     from cnnlab import models
 
     if name == "WideLeNetAutoencoder":
-        return models.WideLeNetAutoencoder(cfg["latent_dim"], width=cfg["width"], rngs=nnx.Rngs(seed))
-    return models.LeNetAutoencoder(cfg["latent_dim"], rngs=nnx.Rngs(seed))
+        return models.WideLeNetAutoencoder(cfg.latent_dim, width=cfg.width, rngs=nnx.Rngs(seed))
+    return models.LeNetAutoencoder(cfg.latent_dim, rngs=nnx.Rngs(seed))
 
 
 def run(r: Run) -> None:
@@ -51,12 +55,12 @@ def run(r: Run) -> None:
     train_ds, test_ds = r.data("train"), r.data("test")
     x, xt = train_ds.images, test_ds.images
     rng = np.random.default_rng(r.seed)
-    if cfg["train_examples"] is not None and cfg["train_examples"] < len(x):
+    if cfg.train_examples is not None and cfg.train_examples < len(x):
         # A random subset: the offline MNIST subset is ordered by digit.
-        x = x[np.sort(rng.choice(len(x), cfg["train_examples"], replace=False))]
+        x = x[np.sort(rng.choice(len(x), cfg.train_examples, replace=False))]
         r.log(f"training on a random {len(x)} of the {len(train_ds)} training images")
-    if cfg["dataset"] != "mnist":
-        setup = f"{cfg['dataset']}: the reference is for MNIST"
+    if cfg.dataset != "mnist":
+        setup = f"{cfg.dataset}: the reference is for MNIST"
     else:
         setup = "same data as the reference" if len(x) >= 60000 else f"{len(x):,} training digits, not 60,000"
 
@@ -80,7 +84,7 @@ def run(r: Run) -> None:
         model = _build(cls, cfg, r.seed)
         histories[label] = r.fit(
             model, (x, x), val_data=(xt, xt), loss=loss, metrics=["mae", "mse"], tag=tag,
-            optimizer={"name": "adam", "learning_rate": cfg["learning_rate"]},
+            optimizer={"name": "adam", "learning_rate": cfg.learning_rate},
         )  # fmt: skip
         # fit's validation pass after the last epoch: every test digit once, in evaluation mode.
         val_mae, val_mse = histories[label]["val_mae"][-1], histories[label]["val_mse"][-1]
@@ -93,10 +97,10 @@ def run(r: Run) -> None:
             f"{tag}_background_visible": float((recon[background] > 0.05).mean()),
         })  # fmt: skip
         r.compare(
-            f"validation MAE, {label} ({cfg['latent_dim']}-d), {cfg['epochs']} epochs", val_mae,
-            ref if cfg["dataset"] == "mnist" else None, source=SOURCE if ref is not None else "not in the notebook",
+            f"validation MAE, {label} ({cfg.latent_dim}-d), {cfg.epochs} epochs", val_mae,
+            ref if cfg.dataset == "mnist" else None, source=SOURCE if ref is not None else "not in the notebook",
             note=setup + (scale_note if ref is not None else "; the same network as the next row, trained with MSE")
-            if cfg["dataset"] == "mnist" else setup,
+            if cfg.dataset == "mnist" else setup,
         )  # fmt: skip
         trained[label] = model
     r.compare(
@@ -116,11 +120,11 @@ def run(r: Run) -> None:
     )  # fmt: skip
 
     groups = []
-    for a, b in cfg["pairs"]:
+    for a, b in cfg.pairs:
         i0, i1 = rng.choice(np.flatnonzero(labels == a)), rng.choice(np.flatnonzero(labels == b))
-        strips = [("pixel space", np.asarray(latent.interpolate_pixels(xt[i0], xt[i1], cfg["steps"])))]
+        strips = [("pixel space", np.asarray(latent.interpolate_pixels(xt[i0], xt[i1], cfg.steps)))]
         for label, m in trained.items():
-            strips.append((f"latent: {label}", np.asarray(latent.interpolate_latent(m, xt[i0], xt[i1], cfg["steps"]))))
+            strips.append((f"latent: {label}", np.asarray(latent.interpolate_latent(m, xt[i0], xt[i1], cfg.steps))))
         groups.append((f"{test_ds.class_names[a]} → {test_ds.class_names[b]}", strips))
     fig = vlatent.interpolation_strips(groups, title="Interpolating between two digits: pixels against codes")
     r.figure(
@@ -176,23 +180,27 @@ def _loss_comparison(m) -> str:
     return text
 
 
+@dataclasses.dataclass(frozen=True)
+class Config(StudyConfig):
+    """lenet-autoencoder's settings."""
+
+    dataset: Literal["mnist", "fashion_mnist"] = setting("mnist", "the images")
+    epochs: int = setting(10, "training epochs (the notebook's 10)", minimum=1)
+    batch_size: int = setting(32, "training batch size", minimum=1)
+    learning_rate: float = setting(1e-3, "Adam's learning rate", minimum=0)
+    latent_dim: int = setting(10, "code size of both autoencoders", minimum=1)
+    width: int = setting(24, "first-convolution filters of WideLeNetAutoencoder", minimum=1)
+    train_examples: int | None = setting(None, "training images, a random subset (None: all)", minimum=1)
+    pairs: tuple[tuple[int, int], ...] = setting(((1, 7), (3, 8), (4, 9)), "classes to interpolate between")
+    steps: int = setting(9, "images per interpolation strip", minimum=2)
+
+
 STUDY = Study(
     name="lenet-autoencoder",
     summary="LeNet autoencoders (10-d code) with MSE against MAE, and a wider one; pixel against latent interpolation",
     run=run,
-    defaults=dict(
-        dataset="mnist",
-        epochs=10,
-        batch_size=32,
-        learning_rate=1e-3,
-        latent_dim=10,
-        width=24,  # first-convolution filters of WideLeNetAutoencoder
-        train_examples=None,  # a random subset of the training split (None: all of it)
-        pairs=((1, 7), (3, 8), (4, 9)),  # classes to interpolate between
-        steps=9,  # images per interpolation strip
-    ),
+    config=Config,
     quick=dict(epochs=2, batch_size=16, width=8, train_examples=800, pairs=((1, 7), (3, 8)), steps=6),
-    datasets=("mnist", "fashion_mnist"),
     reference="the classic course notebook's LeNet autoencoders (validation MAE 0.156 10-d, 0.062 wide)",
 )
 

@@ -6,9 +6,13 @@ training digits of the embedded subset, so expect a few points less there; with 
 MNIST (``--data-dir`` or tfds) the number is comparable.
 """
 
+import dataclasses
+from typing import Literal
+
 import numpy as np
 
-from experiments._harness import Run, Study, main
+from ._config import StudyConfig, setting
+from ._harness import Run, Study, main
 
 
 def run(r: Run) -> None:
@@ -20,7 +24,7 @@ def run(r: Run) -> None:
     model = models.MnistCNN(rngs=nnx.Rngs(r.seed))
     history = r.fit(
         model, train_ds, val_data=test_ds, loss="softmax_cross_entropy",
-        optimizer={"name": "adam", "learning_rate": r.cfg["learning_rate"]},
+        optimizer={"name": "adam", "learning_rate": r.cfg.learning_rate},
     )  # fmt: skip
     result = train.evaluate(model, test_ds, loss="softmax_cross_entropy")
     # train.predict gives logits: their softmax is the probability the mistakes figure shows.
@@ -38,8 +42,8 @@ def run(r: Run) -> None:
     )  # fmt: skip
     full = r.data_info.get("n_train", 0) >= 60000
     r.compare(
-        f"test accuracy after {r.cfg['epochs']} epochs", result["accuracy"],
-        0.982 if r.cfg["dataset"] == "mnist" else None, source="Keras MNIST convnet example (5 epochs, full MNIST)",
+        f"test accuracy after {r.cfg.epochs} epochs", result["accuracy"],
+        0.982 if r.cfg.dataset == "mnist" else None, source="Keras MNIST convnet example (5 epochs, full MNIST)",
         note="same data as the reference" if full else f"trained on {r.data_info.get('n_train')} images, not 60,000",
     )  # fmt: skip
 
@@ -92,11 +96,21 @@ def _confusion_figure(confusion, class_names):
     return fig
 
 
+@dataclasses.dataclass(frozen=True)
+class Config(StudyConfig):
+    """mnist-cnn's settings."""
+
+    dataset: Literal["mnist", "fashion_mnist"] = setting("mnist", "the images")
+    epochs: int = setting(5, "training epochs", minimum=1)
+    batch_size: int = setting(128, "training batch size", minimum=1)
+    learning_rate: float = setting(1e-3, "Adam's learning rate", minimum=0)
+
+
 STUDY = Study(
     name="mnist-cnn",
     summary="MnistCNN (two conv/pool blocks, dense) with Adam for 5 epochs; test accuracy and its mistakes",
     run=run,
-    defaults=dict(dataset="mnist", epochs=5, batch_size=128, learning_rate=1e-3),
+    config=Config,
     quick=dict(epochs=1),
     reference="the Keras MNIST convnet example (98.2% test accuracy after 5 epochs on full MNIST)",
 )

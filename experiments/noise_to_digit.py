@@ -50,9 +50,13 @@ t = 0.75 (68%), 99.0% at t = 0.5 (54%). The judge is right on 96.9% of real test
 gives each class's mean digit at least 0.987.
 """
 
+import dataclasses
+from typing import Literal
+
 import numpy as np
 
-from experiments._harness import Run, Study, main
+from ._config import StudyConfig, setting
+from ._harness import Run, Study, main
 
 #: Temperatures of the latent-Gaussian sweep: samples from N(mean, t^2 cov).
 TEMPERATURES = (1.0, 0.75, 0.5, 0.25, 0.0)
@@ -252,22 +256,22 @@ def run(r: Run) -> None:
     cfg = r.cfg
     train_ds, test_ds = r.data("train"), r.data("test")
     k = train_ds.num_classes
-    noise_dim, per_class = cfg["noise_dim"], cfg["samples_per_class"]
+    noise_dim, per_class = cfg.noise_dim, cfg.samples_per_class
     x_train, y_train = train_ds.images, np.asarray(train_ds.labels)
-    if cfg["train_digits"] is not None:  # a seeded subset: the offline digits are ordered by class
-        pick = np.sort(np.random.default_rng(r.seed).choice(len(y_train), cfg["train_digits"], replace=False))
+    if cfg.train_digits is not None:  # a seeded subset: the offline digits are ordered by class
+        pick = np.sort(np.random.default_rng(r.seed).choice(len(y_train), cfg.train_digits, replace=False))
         x_train, y_train = x_train[pick], y_train[pick]
     real_test = test_ds.images.astype(np.float64) / 255.0
     y_test = np.asarray(test_ds.labels)
     mean_digit = x_train.astype(np.float64).mean(0) / 255.0
     key = jax.random.key(r.seed)
-    adam = {"name": "adam", "learning_rate": cfg["learning_rate"]}
+    adam = {"name": "adam", "learning_rate": cfg.learning_rate}
 
     # The generators' rate decays to 0 (cosine): batch normalization's moving statistics, used
     # to generate in evaluation mode, then settle on the final weights instead of trailing them.
     def decayed(epochs):
-        steps = epochs * (len(y_train) // cfg["batch_size"])
-        return {"name": "adam", "learning_rate": optax.cosine_decay_schedule(cfg["gen_learning_rate"], steps)}
+        steps = epochs * (len(y_train) // cfg.batch_size)
+        return {"name": "adam", "learning_rate": optax.cosine_decay_schedule(cfg.gen_learning_rate, steps)}
 
     # The judge: a separately trained classifier, as a user would check the digits.
     judge_model = models.MnistCNN(rngs=nnx.Rngs(r.seed))
@@ -275,7 +279,7 @@ def run(r: Run) -> None:
         judge_model,
         train_ds,
         tag="judge",
-        epochs=cfg["judge_epochs"],
+        epochs=cfg.judge_epochs,
         val_data=test_ds,
         loss="softmax_cross_entropy",
         optimizer="adam",
@@ -297,14 +301,14 @@ def run(r: Run) -> None:
         gen1,
         (zeros, x_train),
         tag="phase1",
-        epochs=cfg["phase1_epochs"],
+        epochs=cfg.phase1_epochs,
         loss="binary_crossentropy",
-        optimizer=decayed(cfg["phase1_epochs"]),
+        optimizer=decayed(cfg.phase1_epochs),
         augment=_add_uniform(1.0),
     )
     # Exact batch-norm statistics of the final weights for generating in evaluation mode.
     noise1 = jax.random.uniform(jax.random.fold_in(key, 11), (len(x_train), noise_dim))
-    train.recompute_batch_stats(gen1, noise1, batch_size=cfg["batch_size"], seed=r.seed)
+    train.recompute_batch_stats(gen1, noise1, batch_size=cfg.batch_size, seed=r.seed)
     out1 = _generate(gen1, jax.random.uniform(jax.random.fold_in(key, 1), (len(real_test), noise_dim)))
     var_gen, var_real = pixel_variance(out1), pixel_variance(real_test)
     dist_gen, dist_real = rms_distance_to(out1, mean_digit), rms_distance_to(real_test, mean_digit)
@@ -324,11 +328,11 @@ def run(r: Run) -> None:
         (offsets, x_train),
         tag="phase2",
         loss="binary_crossentropy",
-        optimizer=decayed(cfg["epochs"]),
+        optimizer=decayed(cfg.epochs),
         augment=_add_uniform(WIDTH),
     )
     noise2 = class_noise(jax.random.fold_in(key, 12), y_train, noise_dim)
-    train.recompute_batch_stats(gen2, noise2, batch_size=cfg["batch_size"], seed=r.seed)
+    train.recompute_batch_stats(gen2, noise2, batch_size=cfg.batch_size, seed=r.seed)
     intended = np.repeat(np.arange(k), per_class)
     out2 = _generate(gen2, class_noise(jax.random.fold_in(key, 2), intended, noise_dim))
     share2, pc_share2, pred2 = judge(judge_model, out2, intended, k)
@@ -347,12 +351,12 @@ def run(r: Run) -> None:
     )
 
     # Beyond: class-conditional Gaussians in an autoencoder's latent space.
-    ae = models.LeNetAutoencoder(cfg["latent_dim"], rngs=nnx.Rngs(r.seed + 3))
+    ae = models.LeNetAutoencoder(cfg.latent_dim, rngs=nnx.Rngs(r.seed + 3))
     h_ae = r.fit(
         ae,
         (x_train, x_train),
         tag="autoencoder",
-        epochs=cfg["ae_epochs"],
+        epochs=cfg.ae_epochs,
         loss="binary_crossentropy",
         metrics=["mse"],
         optimizer=adam,
@@ -398,7 +402,7 @@ def run(r: Run) -> None:
     r.compare(
         "phase 1: RMS distance of outputs to the mean digit", dist_gen, None, note=f"real test digits: {dist_real:.3f}"
     )
-    r.compare("judge (MnistCNN) test accuracy", judge_acc, None, note=f"{cfg['judge_epochs']} epochs on {data_note}")
+    r.compare("judge (MnistCNN) test accuracy", judge_acc, None, note=f"{cfg.judge_epochs} epochs on {data_note}")
     r.compare(
         "judge: lowest probability it gives a class's mean digit for that class",
         float(judge_on_means.min()),
@@ -422,7 +426,7 @@ def run(r: Run) -> None:
         "latent Gaussians: share judged as the intended digit",
         share3,
         None,
-        note=f"LeNetAutoencoder, {cfg['latent_dim']}-d code, {cfg['ae_epochs']} epochs; no goal is set "
+        note=f"LeNetAutoencoder, {cfg.latent_dim}-d code, {cfg.ae_epochs} epochs; no goal is set "
         "for this extension (phase 2's is 0.95)",
     )
     r.compare(
@@ -465,7 +469,7 @@ def run(r: Run) -> None:
         "outputs for 16 different noise inputs (all alike); right: the per-pixel standard deviation across "
         "real test digits and across generated ones (same colour scale).",
     )
-    cols = cfg["grid_columns"]
+    cols = cfg.grid_columns
     grid_idx = np.concatenate([np.flatnonzero(intended == c)[:cols] for c in range(k)])
     fig = _class_grid(
         out2[grid_idx].reshape(k, cols, 28, 28),
@@ -655,30 +659,35 @@ def _per_class_bars(k, share2, share3, div2, div3, real_div):
     return fig
 
 
+@dataclasses.dataclass(frozen=True)
+class Config(StudyConfig):
+    """noise-to-digit's settings."""
+
+    dataset: Literal["mnist"] = setting("mnist", "the digits")
+    epochs: int = setting(30, "phase 2 (class-coded noise) training epochs", minimum=1)
+    phase1_epochs: int = setting(10, "phase 1 (unrelated noise) training epochs; it collapses early", minimum=1)
+    batch_size: int = setting(32, "training batch size", minimum=1)
+    learning_rate: float = setting(1e-3, "the judge's and the autoencoder's Adam rate (constant)", minimum=0)
+    gen_learning_rate: float = setting(3e-3, "the generators' initial rate, cosine-decayed to 0", minimum=0)
+    noise_dim: int = setting(100, "length of the generators' noise vector", minimum=1)
+    train_digits: int | None = setting(None, "training digits, a seeded random subset (None: all)", minimum=1)
+    judge_epochs: int = setting(20, "the judging MnistCNN's epochs; a weaker judge misreads blurry averages",
+                                minimum=1)  # fmt: skip
+    ae_epochs: int = setting(15, "the latent-Gaussian autoencoder's epochs", minimum=1)
+    latent_dim: int = setting(10, "the autoencoder's code size", minimum=1)
+    samples_per_class: int = setting(100, "samples drawn per digit to judge", minimum=1)
+    grid_columns: int = setting(10, "samples per digit in the figures", minimum=1)
+
+
 STUDY = Study(
     name="noise-to-digit",
     summary="NoiseToDigit: unrelated noise collapses to the mean digit; class-coded noise draws the class; "
     "judged by a separate MnistCNN, beside class-conditional latent Gaussians",
     run=run,
-    defaults=dict(
-        dataset="mnist",
-        epochs=30,  # phase 2 (class-coded noise)
-        phase1_epochs=10,  # phase 1 (unrelated noise) collapses early
-        batch_size=32,
-        learning_rate=1e-3,  # judge and autoencoder (constant)
-        gen_learning_rate=3e-3,  # the generators' initial rate, cosine-decayed to 0
-        noise_dim=100,
-        train_digits=None,  # None: every training digit; else a seeded random subset of this many
-        judge_epochs=20,  # to convergence; a weaker judge misreads blurry class averages (docstring)
-        ae_epochs=15,
-        latent_dim=10,
-        samples_per_class=100,
-        grid_columns=10,
-    ),
+    config=Config,
     quick=dict(
         epochs=3, phase1_epochs=3, train_digits=600, judge_epochs=1, ae_epochs=6, samples_per_class=20, grid_columns=6
     ),
-    datasets=("mnist",),
     reference="the noise-to-digit generator study of the classic Keras course (phase 1: noise unrelated to "
     "the target collapses to an average; phase 2: noise ranges [100k, 100k+100) encode the digit)",
 )

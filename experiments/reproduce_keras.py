@@ -16,13 +16,16 @@ an output differs by more than its tolerance. Needs keras (JAX backend) and torc
 `pip install -e ".[interop]"`.
 """
 
+import dataclasses
 import os
 import warnings
+from typing import Literal
 
 import jax.numpy as jnp
 import numpy as np
 
-from experiments._harness import Run, Study, UsageError, main
+from ._config import StudyConfig, setting
+from ._harness import Run, Study, UsageError, main
 
 
 def _require_frameworks():
@@ -150,8 +153,8 @@ def run(r: Run) -> None:
     train, test = r.data("train"), r.data("test")
     # The offline subset is ordered by digit: draw random subsets, or the first images are all zeros.
     rng = np.random.default_rng(r.seed)
-    tr = rng.permutation(len(train.labels))[: cfg["n_train"]]
-    te = rng.permutation(len(test.labels))[: cfg["n_test"]]
+    tr = rng.permutation(len(train.labels))[: cfg.n_train]
+    te = rng.permutation(len(test.labels))[: cfg.n_test]
     r.check_batch(len(tr))
     x_train = np.asarray(data.to_float(train.images[tr]))
     y_train = np.asarray(train.labels[tr]).astype(np.int64)
@@ -159,7 +162,7 @@ def run(r: Run) -> None:
     y_test = np.asarray(test.labels[te]).astype(np.int64)
     keras.utils.set_random_seed(r.seed)
     torch.manual_seed(r.seed)
-    epochs, batch_size, lr = cfg["epochs"], cfg["batch_size"], cfg["learning_rate"]
+    epochs, batch_size, lr = cfg.epochs, cfg.batch_size, cfg.learning_rate
     fit = dict(epochs=epochs, batch_size=batch_size, verbose=0)
     forward = nnx.jit(lambda m, x: m(x))
     probabilities = nnx.jit(lambda m, x: m.probabilities(x))
@@ -213,9 +216,9 @@ def run(r: Run) -> None:
     lenet_diff = float(np.max(np.abs(p_torch - p_lenet)))
 
     ok = {
-        "conv_autoencoder": ae_diff <= cfg["ae_tol"],
-        "mnist_cnn": cnn_diff <= cfg["cnn_tol"],
-        "lenet5": lenet_diff <= cfg["torch_tol"],
+        "conv_autoencoder": ae_diff <= cfg.ae_tol,
+        "mnist_cnn": cnn_diff <= cfg.cnn_tol,
+        "lenet5": lenet_diff <= cfg.torch_tol,
     }
     r.metric(
         ae_max_abs_diff=ae_diff,
@@ -237,21 +240,21 @@ def run(r: Run) -> None:
     r.compare(
         "ConvAutoencoder (Keras .weights.h5 file): max abs difference of reconstructions",
         ae_diff,
-        f"<= {cfg['ae_tol']:.0e}",
+        f"<= {cfg.ae_tol:.0e}",
         source="float32 summation order",
         note="the Keras model, same weights",
     )
     r.compare(
         "MnistCNN (Keras model object): max abs difference of probabilities",
         cnn_diff,
-        f"<= {cfg['cnn_tol']:.0e}",
+        f"<= {cfg.cnn_tol:.0e}",
         source="float32 summation order",
         note="the Keras model, same weights",
     )
     r.compare(
         "LeNet5 (PyTorch state_dict): max abs difference of probabilities",
         lenet_diff,
-        f"<= {cfg['torch_tol']:.0e}",
+        f"<= {cfg.torch_tol:.0e}",
         source="float32 summation order",
         note="the PyTorch model, same weights",
     )
@@ -277,12 +280,26 @@ def run(r: Run) -> None:
     )  # fmt: skip
 
 
+@dataclasses.dataclass(frozen=True)
+class Config(StudyConfig):
+    """reproduce-keras's settings."""
+
+    dataset: Literal["mnist", "fashion_mnist"] = setting("mnist", "the images")
+    epochs: int = setting(10, "training epochs in Keras and PyTorch", minimum=1)
+    batch_size: int = setting(128, "training batch size", minimum=1)
+    n_train: int = setting(4000, "training images", minimum=1)
+    n_test: int = setting(1000, "test images the outputs are compared on", minimum=1)
+    learning_rate: float = setting(1e-3, "Adam's learning rate", minimum=0)
+    ae_tol: float = setting(1e-5, "largest |cnnlab - Keras| allowed for the autoencoder's outputs", minimum=0)
+    cnn_tol: float = setting(1e-5, "largest |cnnlab - Keras| allowed for the classifier's outputs", minimum=0)
+    torch_tol: float = setting(1e-4, "largest |cnnlab - PyTorch| allowed", minimum=0)
+
+
 STUDY = Study(
     name="reproduce-keras",
     summary="train in Keras 3 and PyTorch, load the weights into cnnlab, check the outputs agree (needs [interop])",
     run=run,
-    defaults=dict(dataset="mnist", epochs=10, batch_size=128, n_train=4000, n_test=1000, learning_rate=1e-3,
-                  ae_tol=1e-5, cnn_tol=1e-5, torch_tol=1e-4),
+    config=Config,
     quick=dict(n_train=256, n_test=64, epochs=1, batch_size=64),
     reference="weights trained in Keras 3 and PyTorch reproduce those frameworks' outputs in cnnlab",
 )  # fmt: skip

@@ -37,9 +37,13 @@ stops with one line saying so. It has not been run on the real data here (no cop
 offline); its tests run it on tfds's mock data.
 """
 
+import dataclasses
+from typing import Literal
+
 import numpy as np
 
-from experiments._harness import Run, Study, UsageError, main
+from ._config import StudyConfig, setting
+from ._harness import Run, Study, UsageError, main
 
 #: Class 0 is the background; digit d is class d + 1.
 BACKGROUND = 0
@@ -221,7 +225,7 @@ def _train_and_score(r: Run, model, x_tr, m_tr, x_te, m_te, k: int, *, batch_siz
         val_data=(x_te, m_te),
         loss="softmax_cross_entropy",
         metrics={"pixel_accuracy": _pixel_accuracy_metric},
-        optimizer={"name": "adam", "learning_rate": r.cfg["learning_rate"]},
+        optimizer={"name": "adam", "learning_rate": r.cfg.learning_rate},
     )
     logits = np.asarray(train.predict(model, x_te, batch_size=batch_size))
     pred = logits.argmax(-1).astype(np.int32)
@@ -257,19 +261,19 @@ def run(r: Run) -> None:
     from cnnlab import models
 
     cfg = r.cfg
-    if cfg["dataset"] == "oxford_iiit_pet":
+    if cfg.dataset == "oxford_iiit_pet":
         return _run_pets(r)
-    if cfg["canvas_size"] % 4:
-        raise ValueError(f"segmentation: canvas_size must be a multiple of 4 (Segmenter); got {cfg['canvas_size']}")
+    if cfg.canvas_size % 4:
+        raise ValueError(f"segmentation: canvas_size must be a multiple of 4 (Segmenter); got {cfg.canvas_size}")
     train_ds, test_ds = r.data("train"), r.data("test")
-    kw = dict(size=cfg["canvas_size"], digits_per_canvas=cfg["digits_per_canvas"], threshold=cfg["threshold"])
-    x_tr, m_tr, _ = make_canvases(train_ds.images, train_ds.labels, cfg["train_canvases"], seed=r.seed, **kw)
-    x_te, m_te, _ = make_canvases(test_ds.images, test_ds.labels, cfg["test_canvases"], seed=r.seed + 1, **kw)
+    kw = dict(size=cfg.canvas_size, digits_per_canvas=cfg.digits_per_canvas, threshold=cfg.threshold)
+    x_tr, m_tr, _ = make_canvases(train_ds.images, train_ds.labels, cfg.train_canvases, seed=r.seed, **kw)
+    x_te, m_te, _ = make_canvases(test_ds.images, test_ds.labels, cfg.test_canvases, seed=r.seed + 1, **kw)
     k = 11
     names = ["background"] + [f"digit {d}" for d in range(10)]
-    r.log(f"built {len(x_tr)} training and {len(x_te)} held-out {cfg['canvas_size']}px canvases")
+    r.log(f"built {len(x_tr)} training and {len(x_te)} held-out {cfg.canvas_size}px canvases")
 
-    model = models.Segmenter(k, width=cfg["width"], rngs=nnx.Rngs(r.seed))
+    model = models.Segmenter(k, width=cfg.width, rngs=nnx.Rngs(r.seed))
     history, pred, conf, iou, acc, miou = _train_and_score(r, model, x_tr, m_tr, x_te, m_te, k, batch_size=64)
     miou_digits = float(np.nanmean(iou[1:]))
     baseline = float((m_te == BACKGROUND).mean())
@@ -292,8 +296,8 @@ def run(r: Run) -> None:
         test_loss=history["val_loss"][-1],
     )
     note = (
-        f"{len(x_tr)} train / {len(x_te)} held-out {cfg['canvas_size']}px canvases of "
-        f"{cfg['digits_per_canvas']} digits, {cfg['epochs']} epochs"
+        f"{len(x_tr)} train / {len(x_te)} held-out {cfg.canvas_size}px canvases of "
+        f"{cfg.digits_per_canvas} digits, {cfg.epochs} epochs"
     )
     r.compare("held-out pixel accuracy", acc, None, source="all-background baseline " + f"{baseline:.4f}", note=note)
     r.compare("held-out mean IoU (11 classes present)", miou, None, note="background and digits 0-9")
@@ -302,7 +306,7 @@ def run(r: Run) -> None:
     r.compare("held-out digit pixels given the right digit", digit_recall, None, note="recall of the true class")
     r.section(
         f"Per-pixel classes: background (class 0) and digit d (class d + 1); a digit's pixel is foreground from "
-        f"intensity {cfg['threshold']}/255. On {len(x_te)} held-out canvases built from test digits the Segmenter "
+        f"intensity {cfg.threshold}/255. On {len(x_te)} held-out canvases built from test digits the Segmenter "
         f"labels {acc:.2%} of the pixels correctly, against {baseline:.2%} for predicting background everywhere; "
         f"mean IoU {miou:.3f} over the 11 classes ({miou_digits:.3f} over the digits alone, background "
         f"{iou[0]:.3f}). Of the true digit pixels it marks {ink_recall:.1%} as some digit (finding the ink) "
@@ -310,7 +314,7 @@ def run(r: Run) -> None:
         "between digit classes (the full confusion matrix is in metrics.json)."
     )
 
-    show = min(cfg["show"], len(x_te))
+    show = min(cfg.show, len(x_te))
     fig = _overlay_figure(x_te[:show, ..., 0], m_te[:show], pred[:show], names)
     r.figure(
         fig,
@@ -337,17 +341,14 @@ def _run_pets(r: Run) -> None:
     from cnnlab.data import DataUnavailableError, load_segmentation
 
     cfg = r.cfg
-    size = cfg["image_size"]
+    size = cfg.image_size
     if size < 4 or size % 4:
         raise UsageError(f"--set image_size={size}: needs a positive multiple of 4 (Segmenter pools twice)")
-    for key in ("train_images", "test_images"):
-        if cfg[key] < 1:
-            raise UsageError(f"--set {key}={cfg[key]}: needs at least 1")
     loaded = {}
-    for split, key in (("train", "train_images"), ("test", "test_images")):
-        r.log(f"loading oxford_iiit_pet {split} (at most {cfg[key]} images, resized to {size}x{size})")
+    for split, limit in (("train", cfg.train_images), ("test", cfg.test_images)):
+        r.log(f"loading oxford_iiit_pet {split} (at most {limit} images, resized to {size}x{size})")
         try:
-            loaded[split] = load_segmentation("oxford_iiit_pet", split, size=size, limit=cfg[key], data_dir=r.data_dir)
+            loaded[split] = load_segmentation("oxford_iiit_pet", split, size=size, limit=limit, data_dir=r.data_dir)
         except DataUnavailableError as e:
             raise UsageError(f"dataset 'oxford_iiit_pet' is not available here: {e}") from None
         except ValueError as e:
@@ -359,7 +360,7 @@ def _run_pets(r: Run) -> None:
     x_tr, m_tr, x_te, m_te = tr.images, tr.masks, te.images, te.masks
     r.log(f"{len(x_tr)} training and {len(x_te)} held-out {size}px images; classes {', '.join(names)}")
 
-    model = models.Segmenter(k, in_channels=3, width=cfg["width"], rngs=nnx.Rngs(r.seed))
+    model = models.Segmenter(k, in_channels=3, width=cfg.width, rngs=nnx.Rngs(r.seed))
     history, pred, conf, iou, acc, miou = _train_and_score(r, model, x_tr, m_tr, x_te, m_te, k, batch_size=32)
     # The baseline: the training masks' most common class, predicted for every held-out pixel.
     majority = int(np.bincount(m_tr.ravel(), minlength=k).argmax())
@@ -379,8 +380,8 @@ def _run_pets(r: Run) -> None:
         test_loss=history["val_loss"][-1],
     )
     note = (
-        f"our Segmenter (width {cfg['width']}) trained from scratch on {len(x_tr)} of the 3,680 training images "
-        f"at {size}x{size} for {cfg['epochs']} epochs; {len(x_te)} test images"
+        f"our Segmenter (width {cfg.width}) trained from scratch on {len(x_tr)} of the 3,680 training images "
+        f"at {size}x{size} for {cfg.epochs} epochs; {len(x_te)} test images"
     )
     r.compare("held-out pixel accuracy", acc, PETS_REFERENCE, source=PETS_SOURCE, note=note)
     r.compare(
@@ -404,7 +405,7 @@ def _run_pets(r: Run) -> None:
         "trained on all 3,680 images for 20 epochs; ours starts from random weights."
     )
 
-    show = min(cfg["show"], len(x_te))
+    show = min(cfg.show, len(x_te))
     pal = _pet_palette()
     plain = names.index("background")
     fig = _overlay_figure(
@@ -521,31 +522,38 @@ def _iou_figure(iou, names, conf, *, palette=None, plain=BACKGROUND, what="canva
     return fig
 
 
+@dataclasses.dataclass(frozen=True)
+class Config(StudyConfig):
+    """segmentation's settings. On oxford_iiit_pet the canvas settings are ignored, and on mnist the image ones.
+
+    The tutorial uses all 3,680 training photographs for 20 epochs, more than a 2-core CPU does in
+    15 minutes: ``--set train_images=3680 --epochs 20``.
+    """
+
+    dataset: Literal["mnist", "oxford_iiit_pet"] = setting("mnist", "digit canvases, or pet photographs")
+    epochs: int = setting(10, "training epochs", minimum=1)
+    batch_size: int = setting(16, "training batch size", minimum=1)
+    learning_rate: float = setting(3e-3, "Adam's learning rate", minimum=0)
+    canvas_size: int = setting(64, "canvas side in pixels; a multiple of 4", minimum=4)
+    digits_per_canvas: int = setting(3, "digits placed on each canvas", minimum=1)
+    threshold: int = setting(128, "0..255: a digit's pixel is foreground from this intensity", minimum=0)
+    train_canvases: int = setting(2000, "training canvases", minimum=1)
+    test_canvases: int = setting(300, "held-out canvases", minimum=1)
+    width: int = setting(16, "Segmenter filters of the first stage", minimum=1)
+    show: int = setting(6, "canvases (or photographs) in the overlay figure", minimum=1)
+    image_size: int = setting(128, "oxford_iiit_pet: pixels a side; a multiple of 4", minimum=4)
+    train_images: int = setting(1000, "oxford_iiit_pet: the first this many of the 3,680 training images",
+                                minimum=1)  # fmt: skip
+    test_images: int = setting(500, "oxford_iiit_pet: the first this many of the 3,669 test images", minimum=1)
+
+
 STUDY = Study(
     name="segmentation",
     summary="Segmenter (small U-Net) labels each pixel of canvases of real MNIST digits with its digit "
     "(or, with --dataset oxford_iiit_pet, pet photographs as pet/background/border); held-out mean IoU and "
     "pixel accuracy",
     run=run,
-    defaults=dict(
-        dataset="mnist",
-        epochs=10,
-        batch_size=16,
-        learning_rate=3e-3,
-        canvas_size=64,  # pixels; a multiple of 4
-        digits_per_canvas=3,
-        threshold=128,  # 0..255: a digit's pixel is foreground from this intensity
-        train_canvases=2000,
-        test_canvases=300,
-        width=16,  # Segmenter filters of the first stage
-        show=6,  # canvases (or photographs) in the overlay figure
-        # oxford_iiit_pet only (ignored on mnist, as canvas_size, digits_per_canvas, threshold and
-        # train/test_canvases are ignored on oxford_iiit_pet); the tutorial uses all 3,680 training
-        # images for 20 epochs, more than a 2-core CPU does in 15 minutes: --set train_images=3680 --epochs 20
-        image_size=128,  # pixels a side; a multiple of 4
-        train_images=1000,  # the first this many of the 3,680 training images (tfds's shuffled order)
-        test_images=500,  # the first this many of the 3,669 test images
-    ),
+    config=Config,
     quick=dict(
         epochs=4,
         learning_rate=5e-3,
@@ -559,7 +567,6 @@ STUDY = Study(
         train_images=300,
         test_images=100,
     ),
-    datasets=("mnist", "oxford_iiit_pet"),
     reference="the per-pixel segmentation study (U-Net-style Segmenter): offline on canvases of MNIST digits; "
     "with --dataset oxford_iiit_pet, the Oxford-IIIT Pet trimaps of the TensorFlow 'Image segmentation' tutorial "
     "(prepared tfds data needed)",

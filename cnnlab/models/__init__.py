@@ -5,7 +5,8 @@ floats in [0, 1], and carries its shape walk in its docstring. Classifiers retur
 and have `probabilities` (their softmax); autoencoders return reconstructions and expose
 `encode`/`decode`. `decoder(model)` / `encoder(model)` give any of their decoders and
 encoders as pure functions of `(params, z)`; `functional` holds hand-written pure forward
-passes of some of them.
+passes of some of them. `spec(model)` says how a zoo model was built and `build(spec)`
+makes it again (`ZOO` lists them by name): what a saved run keeps to reload its models.
 """
 
 from cnnlab.models.autoencoders import (
@@ -27,9 +28,11 @@ from cnnlab.models.functional import (
     stack_params,
 )
 from cnnlab.models.generators import NoiseToDigit
+from cnnlab.models.registry import ZOO, build, spec
 from cnnlab.models.segmentation import Segmenter
 
 __all__ = [
+    "ZOO",
     "Autoencoder",
     "CifarCNN",
     "Classifier",
@@ -43,6 +46,7 @@ __all__ = [
     "Segmenter",
     "StridedAutoencoder",
     "WideLeNetAutoencoder",
+    "build",
     "conv_autoencoder_params",
     "decoder",
     "decoder_apply",
@@ -50,5 +54,6 @@ __all__ = [
     "encoder_apply",
     "noise_to_digit_apply",
     "noise_to_digit_params",
+    "spec",
     "stack_params",
 ]

@@ -6,6 +6,7 @@ Inputs are `(N, 28, 28, 1)` floats in [0, 1] (MNIST-sized digits).
 from flax import nnx
 
 from cnnlab import nn
+from cnnlab.models.registry import zoo_model
 
 __all__ = [
     "Autoencoder",
@@ -36,6 +37,7 @@ class Autoencoder(nnx.Module):
         return self.decode(self.encode(x))
 
 
+@zoo_model
 class ConvAutoencoder(Autoencoder):
     """The convolutional autoencoder of the Keras blog, "Building Autoencoders in Keras" (Chollet, 2016).
 
@@ -73,6 +75,7 @@ class ConvAutoencoder(Autoencoder):
         )  # fmt: skip
 
 
+@zoo_model
 class StridedAutoencoder(Autoencoder):
     """Strided-convolution autoencoder with a 2-D latent space, for scatter plots of digit classes.
 
@@ -106,6 +109,7 @@ class StridedAutoencoder(Autoencoder):
         )
 
 
+@zoo_model
 class DenoisingAutoencoder(Autoencoder):
     """Denoising autoencoder with VALID convolutions and a transposed-convolution decoder, ReLU throughout.
 
@@ -135,6 +139,7 @@ class DenoisingAutoencoder(Autoencoder):
         )  # fmt: skip
 
 
+@zoo_model
 class LeNetAutoencoder(Autoencoder):
     """LeNet-5 as the encoder of a `latent_dim`-dimensional code, and its mirror image as the decoder.
 
@@ -170,6 +175,7 @@ class LeNetAutoencoder(Autoencoder):
         )  # fmt: skip
 
 
+@zoo_model
 class WideLeNetAutoencoder(Autoencoder):
     """A wider, batch-normalized ReLU version of `LeNetAutoencoder`: 4x the filters, a 256-unit Dense.
 

@@ -7,6 +7,7 @@ returns), `model.probabilities(x)` their softmax. Inputs are NHWC floats in [0, 
 from flax import nnx
 
 from cnnlab import nn, ops
+from cnnlab.models.registry import zoo_model
 
 __all__ = ["Classifier", "MnistCNN", "LeNet5", "LeNet5Improved", "CifarCNN"]
 
@@ -25,6 +26,7 @@ class Classifier(nnx.Module):
         return ops.softmax(self(x))
 
 
+@zoo_model
 class MnistCNN(Classifier):
     """The small Keras-tutorial MNIST CNN: two ReLU 3x3 convolutions with max pooling, one Dense.
 
@@ -54,6 +56,7 @@ class MnistCNN(Classifier):
         )
 
 
+@zoo_model
 class LeNet5(Classifier):
     """LeNet-5 (LeCun et al. 1998) as the classic Keras tutorials write it for 28x28 MNIST.
 
@@ -82,6 +85,7 @@ class LeNet5(Classifier):
         )
 
 
+@zoo_model
 class LeNet5Improved(Classifier):
     """A LeNet-5 modernised for >= 99.3% MNIST test accuracy: more filters, BN, ReLU, dropout.
 
@@ -123,6 +127,7 @@ class LeNet5Improved(Classifier):
         )
 
 
+@zoo_model
 class CifarCNN(Classifier):
     """The Keras `cifar10_cnn.py` example network, optionally batch-normalized.
 

@@ -4,10 +4,12 @@ import jax
 from flax import nnx
 
 from cnnlab import nn
+from cnnlab.models.registry import zoo_model
 
 __all__ = ["NoiseToDigit"]
 
 
+@zoo_model
 class NoiseToDigit(nnx.Module):
     """Map a noise vector to a `(28, 28, 1)` image in (0, 1), the DCGAN-style generator of the Keras examples.
 

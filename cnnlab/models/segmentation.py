@@ -4,10 +4,12 @@ import jax.numpy as jnp
 from flax import nnx
 
 from cnnlab import nn, ops
+from cnnlab.models.registry import zoo_model
 
 __all__ = ["Segmenter"]
 
 
+@zoo_model
 class Segmenter(nnx.Module):
     """Two-level encoder-decoder (a small U-Net, Ronneberger et al. 2015) with optional skips.
 

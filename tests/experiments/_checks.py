@@ -6,7 +6,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from experiments import _harness
+from cnnlab.studies import _harness
 
 #: Top-level fields every metrics.json must hold (the report and `cnnlab report` read them).
 FIELDS = (

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from cnnlab import data
-from experiments import autoencoder
+from cnnlab.studies import autoencoder
 from tests.experiments._checks import check_run, run_quick
 
 

@@ -7,8 +7,8 @@ import numpy as np
 import pytest
 
 from cnnlab import data
-from experiments import batchnorm
-from experiments._harness import UsageError, run_study
+from cnnlab.studies import batchnorm
+from cnnlab.studies._harness import UsageError, run_study
 from tests.data._files import write_cifar_python
 from tests.experiments._checks import check_run, run_quick
 

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-import experiments
+import cnnlab.studies as experiments
 from cnnlab import cli
 from tests.experiments._checks import check_run, run_quick
 
@@ -138,7 +138,7 @@ def test_a_device_jax_lacks_is_a_one_line_error(tmp_path):
 
 
 def test_set_overrides_a_study_setting(tmp_path):
-    from experiments import mnist_cnn
+    from cnnlab.studies import mnist_cnn
 
     record = run_quick(mnist_cnn.STUDY, tmp_path, "--set", "learning_rate=3e-3")
     assert record["config"]["learning_rate"] == 3e-3

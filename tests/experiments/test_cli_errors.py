@@ -6,14 +6,24 @@ import shutil
 import subprocess
 import sys
 from pathlib import Path
+from typing import Literal
 
 import pytest
 
-import experiments
+import cnnlab.studies as experiments
 from cnnlab import cli
-from experiments import _harness
+from cnnlab.studies import _harness
+from cnnlab.studies._config import StudyConfig, setting
 
 ROOT = Path(__file__).resolve().parents[2]
+
+
+@dataclasses.dataclass(frozen=True)
+class _TinyConfig(StudyConfig):
+    dataset: Literal["mnist"] = setting("mnist", "unused: the data are blobs")
+    epochs: int = setting(1, "training epochs", minimum=1)
+    batch_size: int = setting(16, "training batch size", minimum=1)
+    learning_rate: float = setting(0.05, "SGD's learning rate", minimum=0)
 
 
 def _one_line(capsys, argv, status=2) -> str:
@@ -37,7 +47,7 @@ def untouched(monkeypatch):
     monkeypatch.setattr(experiments, "get", lambda name: dataclasses.replace(real_get(name), run=never))
 
 
-LR = "--set learning_rate must be a finite number like its default 0.001; got"
+LR = "--set learning_rate must be a finite number; got"
 SEED = "--seed must be a whole number from 0 to 4294967295; got"
 
 
@@ -49,11 +59,11 @@ SEED = "--seed must be a whole number from 0 to 4294967295; got"
     (["--set", "learning_rate=[1,2]"], f"{LR} [1, 2]"),
     (["--set", "learning_rate=1e999"], f"{LR} inf"),
     (["--set", "learning_rate=fast"], f"{LR} 'fast'"),
-    (["--set", "dataset=imagenet"], "--set dataset 'imagenet': mnist-cnn runs on mnist, fashion_mnist"),
+    (["--set", "dataset=imagenet"], "--set dataset must be one of 'mnist', 'fashion_mnist'; got 'imagenet'"),
     (["--set", "momentum=0.9"], "--set momentum: mnist-cnn has no such setting; its settings: dataset, epochs"),
     (["--epochs", "0"], "--epochs must be at least 1; got 0"),
     (["--batch-size", "-3"], "--batch-size must be at least 1; got -3"),
-    (["--dataset", "imagenet"], "--dataset 'imagenet': mnist-cnn runs on mnist, fashion_mnist"),
+    (["--dataset", "imagenet"], "--dataset must be one of 'mnist', 'fashion_mnist'; got 'imagenet'"),
     (["--seed", "99999999999999999999"], f"{SEED} 99999999999999999999"),
     (["--seed", "-1"], f"{SEED} -1"),
     (["--resume", "--overwrite"], "--overwrite replaces the checkpoints --resume continues from; give one"),
@@ -70,29 +80,36 @@ def test_bad_option_is_one_line_before_anything_runs(capsys, tmp_path, untouched
 def test_set_checks_tuples_and_optional_counts(capsys, tmp_path, untouched):
     # latent-2d's classes default to (1, 5, 6); lenet's n_train is None (all) or a count (its --quick 1024).
     line = _one_line(capsys, ["run", "latent-2d", "--out", str(tmp_path), "--set", "classes=(1, 'a')"])
-    assert "--set classes must be a tuple of whole numbers like its default (1, 5, 6); got (1, 'a')" in line
+    assert "--set classes must be a tuple of whole numbers; got (1, 'a')" in line
     line = _one_line(capsys, ["run", "lenet", "--out", str(tmp_path), "--set", "n_train=0.5"])
-    assert "--set n_train must be None or a whole number; got 0.5" in line
+    assert "--set n_train must be a whole number or None; got 0.5" in line
+
+
+@dataclasses.dataclass(frozen=True)
+class _Counted(_TinyConfig):
+    n_train: int | None = setting(100, "a count whose None means all", minimum=1)
 
 
 def test_set_none_only_where_the_study_allows_it(capsys, tmp_path, monkeypatch):
-    # A count whose None means "all" (batchnorm's train_size) is named in Study.nullable.
+    # A count whose None means "all" (batchnorm's train_size) is typed int | None.
     seen = {}
-    study = dataclasses.replace(TINY, defaults={**TINY.defaults, "n_train": 100}, nullable=("n_train",))
-    monkeypatch.setattr(experiments, "get", lambda name: dataclasses.replace(study, run=lambda r: seen.update(r.cfg)))
+    study = dataclasses.replace(TINY, config=_Counted)
+    run = lambda r: seen.update(dataclasses.asdict(r.cfg))
+    monkeypatch.setattr(experiments, "get", lambda name: dataclasses.replace(study, run=run))
     assert cli.main(["run", "tiny", "--quiet", "--out", str(tmp_path), "--set", "n_train=None"]) == 0
     assert seen["n_train"] is None
     capsys.readouterr()
     line = _one_line(capsys, ["run", "tiny", "--out", str(tmp_path), "--set", "learning_rate=None"])
-    assert "--set learning_rate must be a finite number like its default 0.05; got None" in line
+    assert "--set learning_rate must be a finite number; got None" in line
     line = _one_line(capsys, ["run", "tiny", "--out", str(tmp_path), "--set", "n_train=2.5"])
-    assert "--set n_train must be None or a whole number like its default 100; got 2.5" in line
+    assert "--set n_train must be a whole number or None; got 2.5" in line
 
 
 def test_set_takes_the_values_the_options_take(tmp_path, monkeypatch):
     seen = {}
     real = experiments.get("lenet")
-    monkeypatch.setattr(experiments, "get", lambda name: dataclasses.replace(real, run=lambda r: seen.update(r.cfg)))
+    run = lambda r: seen.update(dataclasses.asdict(r.cfg))
+    monkeypatch.setattr(experiments, "get", lambda name: dataclasses.replace(real, run=run))
     argv = ["run", "lenet", "--quiet", "--out", str(tmp_path), "--set", "epochs=3", "--set", "learning_rate=1",
             "--set", "n_train=None", "--set", "dataset=fashion_mnist"]  # fmt: skip
     assert cli.main(argv) == 0
@@ -139,17 +156,12 @@ def _tiny(r):
     from tests.train._models import Softmax, blobs
 
     model = Softmax(64, 3, rngs=nnx.Rngs(r.seed))
-    optimizer = {"name": "sgd", "learning_rate": r.cfg["learning_rate"]}
+    optimizer = {"name": "sgd", "learning_rate": r.cfg.learning_rate}
     r.fit(model, blobs(16), loss="softmax_cross_entropy", optimizer=optimizer)
     r.data_info.update(name="blobs", source="tests.train._models.blobs", n_train=16)
 
 
-TINY = _harness.Study(
-    "tiny",
-    "softmax regression, one step",
-    _tiny,
-    defaults=dict(dataset="mnist", epochs=1, batch_size=16, learning_rate=0.05),
-)
+TINY = _harness.Study("tiny", "softmax regression, one step", _tiny, config=_TinyConfig)
 
 
 @pytest.fixture(scope="module")
@@ -193,7 +205,7 @@ def test_damaged_checkpoint_in_a_real_process_prints_only_that_line(tmp_path, tr
     # event loop after the error: a real process shows whether that reaches the terminal.
     _, damaged = trained
     code = (
-        "import sys, experiments; from cnnlab import cli; from tests.experiments.test_cli_errors import TINY; "
+        "import sys; import cnnlab.studies as experiments; from cnnlab import cli; from tests.experiments.test_cli_errors import TINY; "
         "experiments.get = lambda name: TINY; sys.exit(cli.main(sys.argv[1:]))"
     )
     argv = ["run", "tiny", "--quiet", "--out", str(tmp_path / "o"), "--checkpoint-dir", str(damaged), "--resume"]

@@ -9,9 +9,9 @@ import tokenize
 import pytest
 
 import cnnlab
-import experiments
+import cnnlab.studies as experiments
 from cnnlab import cli
-from experiments import _harness
+from cnnlab.studies import _harness
 from tests.experiments.test_cli import CNNLAB
 from tests.experiments.test_cli_errors import ROOT, TINY
 
@@ -90,7 +90,7 @@ def _one_epoch(r):
     for _ in range(2):  # the library warns once per split it loads: a train and a test split
         logging.getLogger("cnnlab.data").warning("cnnlab.data: %s", OFFLINE_ANNOUNCEMENT)
     TINY.run(r)
-    epochs = r.cfg["epochs"]
+    epochs = r.cfg.epochs
     r.compare(f"loss after {epochs} epochs", 0.5, None, note=f"{epochs} epochs of 16 images, 1 seeds")
     r.section(f"Trained for {epochs} epochs; 11 epochs would do better.")
 

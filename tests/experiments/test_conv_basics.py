@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 from jax import lax
 
-from experiments import conv_basics
+from cnnlab.studies import conv_basics
 from tests.experiments._checks import check_run, run_quick
 
 

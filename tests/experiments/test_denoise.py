@@ -6,7 +6,7 @@ import json
 import numpy as np
 import pytest
 
-from experiments import denoise
+from cnnlab.studies import denoise
 from tests.experiments._checks import check_run, run_quick
 
 

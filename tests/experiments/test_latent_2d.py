@@ -2,7 +2,7 @@
 
 import numpy as np
 
-from experiments import latent_2d
+from cnnlab.studies import latent_2d
 from tests.experiments._checks import check_run, run_quick
 
 

@@ -3,13 +3,13 @@
 import numpy as np
 import pytest
 
-from experiments import lenet
-from experiments._harness import UsageError
+from cnnlab.studies import lenet
+from cnnlab.studies._harness import UsageError
 from tests.experiments._checks import check_run, run_quick
 
 
 def test_every_dataset_has_an_epoch_budget_and_a_goal():
-    assert lenet.STUDY.defaults["epochs"] is None  # None: the per-dataset budget
+    assert lenet.STUDY.config().epochs is None  # None: the per-dataset budget
     for name in lenet.STUDY.datasets:
         assert isinstance(lenet.EPOCHS[name], int) and lenet.EPOCHS[name] >= 1
         assert 0.9 < lenet.GOALS[name] < 1.0

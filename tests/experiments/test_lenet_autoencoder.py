@@ -2,7 +2,7 @@
 
 import numpy as np
 
-from experiments import lenet_autoencoder
+from cnnlab.studies import lenet_autoencoder
 from tests.experiments._checks import check_run, run_quick
 
 

@@ -2,7 +2,7 @@
 
 import numpy as np
 
-from experiments import mnist_cnn
+from cnnlab.studies import mnist_cnn
 from tests.experiments._checks import check_run, run_quick
 
 

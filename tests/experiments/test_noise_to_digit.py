@@ -9,7 +9,7 @@ import pytest
 from flax import nnx
 
 from cnnlab import data, models, train
-from experiments import noise_to_digit as ntd
+from cnnlab.studies import noise_to_digit as ntd
 from tests.experiments._checks import check_run, run_quick
 
 

@@ -1,4 +1,4 @@
-"""`experiments.reproduce_keras`: the quick configuration end to end, and the missing-framework message."""
+"""`cnnlab.studies.reproduce_keras`: the quick configuration end to end, and the missing-framework message."""
 
 import subprocess
 import sys
@@ -7,8 +7,8 @@ from pathlib import Path
 import keras  # noqa: F401  Keras probes for torch when first imported: import it before hiding torch
 import pytest
 
-from experiments import reproduce_keras
-from experiments._harness import UsageError
+from cnnlab.studies import reproduce_keras
+from cnnlab.studies._harness import UsageError
 from tests.experiments._checks import check_run
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -16,10 +16,10 @@ ROOT = Path(__file__).resolve().parents[2]
 
 @pytest.mark.slow  # ~45 s on 2 CPU cores: two Keras fits and predicts compile, torch trains, three jits
 def test_quick_run_writes_metrics_figures_and_report(tmp_path):
-    """Run as users do, `python -m experiments.reproduce_keras --quick --out DIR`, in a fresh process."""
+    """Run as users do, `python -m cnnlab.studies.reproduce_keras --quick --out DIR`, in a fresh process."""
     out = tmp_path / "rk"
     proc = subprocess.run(
-        [sys.executable, "-m", "experiments.reproduce_keras", "--quick", "--out", str(out)],
+        [sys.executable, "-m", "cnnlab.studies.reproduce_keras", "--quick", "--out", str(out)],
         cwd=ROOT,
         capture_output=True,
         text=True,

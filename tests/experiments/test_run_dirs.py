@@ -7,7 +7,7 @@ import os
 
 import pytest
 
-import experiments
+import cnnlab.studies as experiments
 from cnnlab import cli
 from tests.experiments.test_cli_errors import TINY
 
@@ -59,19 +59,19 @@ def test_resume_continues_into_its_own_directory(tiny, tmp_path):
 def _sweep(r):
     from tests.train._models import Softmax, blobs
 
-    optimizer = {"name": "sgd", "learning_rate": r.cfg["learning_rate"]}
+    optimizer = {"name": "sgd", "learning_rate": r.cfg.learning_rate}
     _, hists = r.fit_many(lambda rngs: Softmax(64, 3, rngs=rngs), [0, 1], blobs(16), loss="softmax_cross_entropy",
                           optimizer=optimizer)  # fmt: skip
     r.data_info.update(name="blobs", source="tests.train._models.blobs", n_train=16)
     r.metrics["mean_loss"] = sum(h["loss"][-1] for h in hists) / 2
 
 
-SWEEP = dataclasses.replace(TINY, name="sweep", run=_sweep, defaults={**TINY.defaults, "epochs": 2})
+SWEEP = dataclasses.replace(TINY, name="sweep", run=_sweep)
 
 
 def test_a_sweep_logs_one_line_per_epoch_with_the_members_mean(monkeypatch, tmp_path, capsys):
     monkeypatch.setattr(experiments, "get", lambda name: SWEEP)
-    assert cli.main(["run", "sweep", "--out", str(tmp_path / "o")]) == 0
+    assert cli.main(["run", "sweep", "--epochs", "2", "--out", str(tmp_path / "o")]) == 0
     lines = [ln for ln in capsys.readouterr().err.splitlines() if " epoch " in ln]
     record = json.loads((tmp_path / "o" / "metrics.json").read_text())
     last = [record["history"][f"sweep/seed={s}"][-1]["loss"] for s in (0, 1)]

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from cnnlab import data
-from experiments import segmentation as seg
+from cnnlab.studies import segmentation as seg
 from tests.experiments._checks import check_run, run_quick
 
 
@@ -230,7 +230,7 @@ def test_pets_quick_run_under_tfds_mock(tmp_path):
 
 
 def test_pets_without_data_is_one_clear_line(tmp_path, monkeypatch, capsys):
-    from experiments import _harness
+    from cnnlab.studies import _harness
 
     empty = tmp_path / "tfds"
     empty.mkdir()
@@ -250,7 +250,7 @@ def test_pets_without_data_is_one_clear_line(tmp_path, monkeypatch, capsys):
 
 
 def test_pets_bad_settings(tmp_path, capsys):
-    from experiments import _harness
+    from cnnlab.studies import _harness
 
     for setting, message in (("image_size=30", "multiple of 4"), ("train_images=0", "at least 1")):
         argv = ["--quick", "--quiet", "--dataset", "oxford_iiit_pet", "--set", setting, "--out", str(tmp_path)]
