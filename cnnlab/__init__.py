@@ -25,7 +25,7 @@ except _metadata.PackageNotFoundError:  # run from a source tree that is not ins
     __version__ = "0.0.0+unknown"
 
 #: The subpackages ``cnnlab.NAME`` imports on first use.
-SUBMODULES = ("data", "latent", "models", "nn", "ops", "runs", "studies", "summary", "train", "viz")
+SUBMODULES = ("data", "latent", "metrics", "models", "nn", "ops", "runs", "studies", "summary", "train", "viz")
 
 __all__ = ["__version__", *SUBMODULES]
 

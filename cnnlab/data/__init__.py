@@ -11,6 +11,9 @@ from cnnlab.data.batching import iterate_batches as iterate_batches
 from cnnlab.data.batching import num_batches as num_batches
 from cnnlab.data.batching import take as take
 from cnnlab.data.batching import to_device as to_device
+from cnnlab.data.canvases import BACKGROUND as BACKGROUND
+from cnnlab.data.canvases import CANVAS_CLASSES as CANVAS_CLASSES
+from cnnlab.data.canvases import make_canvases as make_canvases
 from cnnlab.data.dataset import Dataset as Dataset
 from cnnlab.data.dataset import DataUnavailableError as DataUnavailableError
 from cnnlab.data.dataset import UnsupportedDatasetError as UnsupportedDatasetError
@@ -35,6 +38,8 @@ from cnnlab.data.transforms import train_val_split as train_val_split
 from cnnlab.data.transforms import translate as translate
 
 __all__ = [
+    "BACKGROUND",
+    "CANVAS_CLASSES",
     "DataUnavailableError",
     "Dataset",
     "OFFLINE_ANNOUNCEMENT",
@@ -49,6 +54,7 @@ __all__ = [
     "iterate_batches",
     "load",
     "load_segmentation",
+    "make_canvases",
     "num_batches",
     "one_hot",
     "open_source",

@@ -9,20 +9,40 @@ from cnnlab.viz.curves import compare_histories as compare_histories
 from cnnlab.viz.curves import sweep_curves as sweep_curves
 from cnnlab.viz.features import feature_maps as feature_maps
 from cnnlab.viz.features import kernel_grid as kernel_grid
+from cnnlab.viz.generators import class_grid as class_grid
+from cnnlab.viz.generators import class_panels as class_panels
+from cnnlab.viz.generators import mean_collapse as mean_collapse
+from cnnlab.viz.generators import per_class_bars as per_class_bars
+from cnnlab.viz.generators import quality_diversity as quality_diversity
 from cnnlab.viz.images import image_rows as image_rows
 from cnnlab.viz.images import to_display as to_display
 from cnnlab.viz.latent import interpolation_strips as interpolation_strips
 from cnnlab.viz.latent import latent_manifold as latent_manifold
 from cnnlab.viz.latent import latent_scatter as latent_scatter
+from cnnlab.viz.segmentation import digit_palette as digit_palette
+from cnnlab.viz.segmentation import iou_bars as iou_bars
+from cnnlab.viz.segmentation import mask_overlay as mask_overlay
+from cnnlab.viz.segmentation import pet_palette as pet_palette
+from cnnlab.viz.segmentation import segmentation_overlays as segmentation_overlays
 
 __all__ = [
+    "class_grid",
+    "class_panels",
     "compare_histories",
+    "digit_palette",
     "feature_maps",
     "image_rows",
     "interpolation_strips",
+    "iou_bars",
     "kernel_grid",
     "latent_manifold",
     "latent_scatter",
+    "mask_overlay",
+    "mean_collapse",
+    "per_class_bars",
+    "pet_palette",
+    "quality_diversity",
+    "segmentation_overlays",
     "sweep_curves",
     "to_display",
 ]
