@@ -166,8 +166,12 @@ def add_options(parser: argparse.ArgumentParser) -> None:
         "--force", action="store_true",
         help="replace the results of an earlier run in the output directory instead of refusing",
     )  # fmt: skip
-    parser.add_argument("--checkpoint-dir", help="save orbax checkpoints here (one subdirectory per trained model)")
-    parser.add_argument("--resume", action="store_true", help="continue from checkpoints (default: OUT/checkpoints)")
+    parser.add_argument(
+        "--checkpoint-dir",
+        help="save orbax checkpoints here, one subdirectory per trained model (default: OUT/checkpoints; "
+        "--quick runs save none unless given)",
+    )
+    parser.add_argument("--resume", action="store_true", help="continue a run from its checkpoints")
     parser.add_argument(
         "--overwrite", action="store_true",
         help="replace checkpoints already in the checkpoint directory instead of refusing",
@@ -208,15 +212,20 @@ class Run:
         if cfg.dataset != study.config.dataset:
             default_out += f"-{cfg.dataset}"
         self.out = Path(args.out or default_out)
-        ckpt = args.checkpoint_dir or (str(self.out / "checkpoints") if args.resume else None)
+        # Full runs checkpoint each epoch into OUT/checkpoints, so --resume continues one that
+        # stopped; quick runs (seconds) only with --checkpoint-dir.
+        own = not self.quick or args.resume
+        ckpt = args.checkpoint_dir or (str(self.out / "checkpoints") if own else None)
         self.checkpoint_dir = None if ckpt is None else Path(ckpt)
         self.resume = bool(args.resume)
-        self.overwrite = bool(args.overwrite)
+        # --force replaces the earlier run in OUT, its checkpoints included.
+        self.overwrite = bool(args.overwrite) or (args.force and args.checkpoint_dir is None and not args.resume)
         shown = [a for a in argv if a != "--quiet"]  # the command that reproduces the run
         self.command = " ".join(["cnnlab", "run", study.name, *map(shlex.quote, shown)])
         self.metrics: dict[str, Any] = {}
         self.histories: dict[str, Any] = {}
         self.models: dict[str, Any] = {}
+        self.input_shapes: dict[str, tuple] = {}
         self.tensorboard = None if args.tensorboard is None else Path(args.tensorboard)
         self._writers: list = []
         self.references: list[dict] = []
@@ -290,7 +299,7 @@ class Run:
         self.log(f"training {tag}: {what}")
         history = train.fit(model, train_data, **kw)
         self.histories[tag] = history
-        self.keep(model, tag)
+        self.keep(model, tag, input_shape=_example_shape(train_data))
         self.log(f"trained {tag}: {_numbers(history.records[-1])} ({sum(history['time_s']):.1f} s)")
         return history
 
@@ -317,7 +326,7 @@ class Run:
         models, histories = train.fit_many(make_model, seeds, train_data, **kw)
         for s, h, m in zip(seeds, histories, models):
             self.histories[f"{tag}/seed={s}"] = h
-            self.keep(m, f"{tag}/seed={s}")
+            self.keep(m, f"{tag}/seed={s}", input_shape=_example_shape(train_data))
         self.log(f"trained {tag} ({time.perf_counter() - t0:.1f} s)")
         return models, histories
 
@@ -349,9 +358,12 @@ class Run:
             kw["on_epoch"] = lambda rec: any([call(rec) for call in calls])  # each called; none stops training
         return kw
 
-    def keep(self, model, tag: str) -> None:
-        """Keeps ``model`` as ``OUT/models/TAG`` when the run finishes (`fit` and `fit_many` keep theirs)."""
+    def keep(self, model, tag: str, input_shape: tuple | None = None) -> None:
+        """Keeps ``model`` as ``OUT/models/TAG`` when the run finishes (`fit` and `fit_many` keep theirs),
+        and shows its per-layer table in the report for inputs of ``input_shape`` (one example's)."""
         self.models[tag] = model
+        if input_shape is not None:
+            self.input_shapes[tag] = tuple(int(d) for d in input_shape)
 
     def record_history(self, tag: str, history) -> None:
         """Keeps a `History` trained outside `fit` (e.g. by ``fit_many``) for ``metrics.json``."""
@@ -405,6 +417,19 @@ class Run:
         self.sections.append(_singular(markdown.strip()))
 
     # -- the end ----------------------------------------------------------------------------
+    def _summaries(self) -> list[dict]:
+        """Per architecture trained (class, arguments, input shape): its tags and Keras-style layer table."""
+        from cnnlab import summary
+
+        tables: dict[str, list[str]] = {}
+        for tag, shape in self.input_shapes.items():
+            try:
+                text = summary.summary(self.models[tag], shape)
+            except (TypeError, ValueError) as e:  # a model the table cannot trace: say so, once
+                text = f"{type(self.models[tag]).__name__}: no layer table ({_first_line(e)})"
+            tables.setdefault(text, []).append(tag)
+        return [{"tags": tags, "table": text} for text, tags in tables.items()]
+
     def finish(self) -> dict:
         """Writes ``metrics.json`` and ``report.md``; returns what ``metrics.json`` holds."""
         import cnnlab.runs
@@ -422,6 +447,7 @@ class Run:
             "history": {k: h.records for k, h in self.histories.items()},
             "figures": self.figures,
             "models": cnnlab.runs.keep_models(self.out, self.models, log=self.log),
+            "model_summaries": self._summaries(),
             "versions": provenance.versions(),
             "git_commit": provenance.git_commit(),
             "environment": provenance.environment(),
@@ -432,6 +458,12 @@ class Run:
         (self.out / "metrics.json").write_text(json.dumps(record, indent=1, default=_plain))
         (self.out / "report.md").write_text(render_report(record, self.study, self.sections))
         return record
+
+
+def _example_shape(train_data) -> tuple:
+    """One training example's shape: of ``x`` in ``(x, y)``, or of a dataset's images."""
+    x = train_data[0] if isinstance(train_data, tuple) else train_data.images
+    return tuple(x.shape[1:])
 
 
 def _numbers(record: dict) -> str:
@@ -541,6 +573,16 @@ def render_report(record: dict, study: Study, sections: list[str]) -> str:
         lines += [s, ""]
     for fig in record["figures"]:
         lines += [f"![{fig['file']}]({fig['file']})", "", fig["caption"], ""]
+    for entry in record.get("model_summaries", []):
+        tags = ", ".join(f"`{t}`" for t in entry["tags"])
+        lines += [
+            f"Layers of {'model' if len(entry['tags']) == 1 else 'models'} {tags}:",
+            "",
+            "```",
+            entry["table"],
+            "```",
+            "",
+        ]
     d = record["data"]
     counts = ", ".join(f"{d[k]:,} {k[2:]}" for k in sorted(d, reverse=True) if k.startswith("n_"))
     lines += [
@@ -549,7 +591,8 @@ def render_report(record: dict, study: Study, sections: list[str]) -> str:
         f"Config: `{json.dumps(record['config'])}`.",
         "",
         f"Device: {record['device']}. Versions: {', '.join(f'{k} {v}' for k, v in record['versions'].items())}. "
-        f"Wall time {record['wall_seconds']:.1f} s.",
+        f"Wall time {record['wall_seconds']:.1f} s. Run {record['run_id']}"
+        + (f", cnnlab commit {record['git_commit']}." if record.get("git_commit") else "."),
         "",
     ]
     return "\n".join(lines)
@@ -611,8 +654,8 @@ def _check_options(args: argparse.Namespace) -> None:
         raise UsageError(f"--seed must be a whole number from 0 to {MAX_SEED}; got {args.seed}")
     if args.overwrite and args.resume:
         raise UsageError("--overwrite replaces the checkpoints --resume continues from; give one")
-    if args.overwrite and args.checkpoint_dir is None:
-        raise UsageError("--overwrite: without --checkpoint-dir DIR this run writes no checkpoints to replace")
+    if args.overwrite and args.checkpoint_dir is None and args.quick:
+        raise UsageError("--overwrite: a --quick run without --checkpoint-dir DIR writes no checkpoints to replace")
     if args.data_dir is not None and not os.path.isdir(args.data_dir):
         raise UsageError(f"--data-dir {args.data_dir}: no such directory")
 
@@ -627,7 +670,7 @@ def _prepare(study: Study, args: argparse.Namespace, argv: list[str]) -> Run:
         check_dir("--tensorboard", run.tensorboard)
         _tensorboard_available()
     if run.checkpoint_dir is not None:
-        option = "--checkpoint-dir" if args.checkpoint_dir is not None else "--resume's checkpoint directory"
+        option = "--checkpoint-dir" if args.checkpoint_dir is not None else "the run's checkpoint directory"
         check_dir(option, run.checkpoint_dir)
     _select_device(args.device)
     return run

@@ -3,12 +3,15 @@
 import importlib.metadata
 import subprocess
 import sys
+import tomllib
+from pathlib import Path
 
 import pytest
 
 import cnnlab
 
-SUBPACKAGES = ("ops", "nn", "models", "data", "train", "latent", "viz", "summary")
+SUBPACKAGES = ("ops", "nn", "models", "data", "train", "latent", "viz", "summary", "runs", "studies")
+ROOT = Path(__file__).resolve().parents[1]
 
 
 def _python(code: str) -> str:
@@ -62,3 +65,25 @@ def test_from_import_works():
 
 def test_version_is_the_installed_metadata():
     assert cnnlab.__version__ == importlib.metadata.version("cnnlab")
+
+
+def test_the_wheel_lists_every_package_and_no_top_level_experiments():
+    # pyproject lists the packages by hand (cnnlab.studies is mapped from experiments/): none may be missed.
+    tool = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["setuptools"]
+    found = {".".join(p.parent.relative_to(ROOT).parts) for p in (ROOT / "cnnlab").rglob("__init__.py")}
+    assert set(tool["packages"]) == found | {"cnnlab.studies"}
+    assert tool["package-dir"] == {"cnnlab.studies": "experiments"}
+    assert not any(p == "experiments" or p.startswith("experiments.") for p in tool["packages"])
+
+
+def test_a_users_own_experiments_package_is_left_alone(tmp_path):
+    # A project with its own experiments/ beside it: both it and cnnlab's studies import.
+    (tmp_path / "experiments").mkdir()
+    (tmp_path / "experiments" / "__init__.py").write_text("MINE = True\n")
+    code = (
+        "import experiments, cnnlab.studies as studies\n"
+        "print(experiments.MINE, studies.get('latent-2d').name, studies.__name__)"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120, cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.split() == ["True", "latent-2d", "cnnlab.studies"]

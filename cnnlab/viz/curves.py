@@ -1,4 +1,7 @@
-"""Training curves: several runs on one figure, and the mean and spread of seed sweeps."""
+"""Training curves: several runs on one figure, and the mean and spread of seed sweeps.
+
+Every point carries a marker, so a run of one epoch (a single point per curve) is still seen.
+"""
 
 from collections.abc import Mapping, Sequence
 
@@ -49,9 +52,10 @@ def compare_histories(
             ep = [r["epoch"] for r in rec]
             color = f"C{i}"
             if key in rec[0]:
-                ax.plot(ep, [r[key] for r in rec], "-", color=color, label=f"{label} (train)")
+                ax.plot(ep, [r[key] for r in rec], "o-", ms=3, color=color, label=f"{label} (train)")
             if f"val_{key}" in rec[0]:
-                ax.plot(ep, [r[f"val_{key}"] for r in rec], "--", color=color, label=f"{label} ({val_label})")
+                values = [r[f"val_{key}"] for r in rec]
+                ax.plot(ep, values, "s--", ms=3, color=color, label=f"{label} ({val_label})")
         _epoch_axis(ax, key)
     if title:
         fig.suptitle(title)
@@ -76,7 +80,8 @@ def sweep_curves(groups: Mapping[str, Sequence[object]], key: str, *, title: str
         values = np.array([[r[key] for r in _records(h)] for h in hs], dtype=float)
         ep = np.arange(1, values.shape[1] + 1)
         mean = values.mean(0)
-        ax.plot(ep, mean, "-", color=f"C{i}", label=f"{label} (mean of {len(hs)} seeds)")
+        seeds = f"{len(hs)} seed" + ("" if len(hs) == 1 else "s")
+        ax.plot(ep, mean, "o-", ms=3, color=f"C{i}", label=f"{label} (mean of {seeds})")
         ax.fill_between(ep, values.min(0), values.max(0), color=f"C{i}", alpha=0.2)
     _epoch_axis(ax, key)
     if title:

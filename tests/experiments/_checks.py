@@ -22,6 +22,11 @@ FIELDS = (
     "versions",
     "device",
     "wall_seconds",
+    "run_id",
+    "git_commit",
+    "environment",
+    "models",
+    "model_summaries",
 )
 
 
@@ -64,6 +69,12 @@ def check_run(out: Path, name: str, *, metrics=(), data_name=None) -> dict:
     for fig in record["figures"]:
         check_png(out / fig["file"])
         assert f"]({fig['file']})" in report, f"report.md does not show {fig['file']}"
+    # Every kept model is on disk, rebuildable, and its architecture's layer table is in the report.
+    for tag, entry in record["models"].items():
+        assert (out / entry["path"]).is_dir() and entry["class"], f"model {tag!r} is not kept"
+    for entry in record["model_summaries"]:
+        assert entry["table"] in report and "Total params:" in entry["table"]
+    assert {t for e in record["model_summaries"] for t in e["tags"]} <= set(record["models"])
     return record
 
 

@@ -67,7 +67,7 @@ SEED = "--seed must be a whole number from 0 to 4294967295; got"
     (["--seed", "99999999999999999999"], f"{SEED} 99999999999999999999"),
     (["--seed", "-1"], f"{SEED} -1"),
     (["--resume", "--overwrite"], "--overwrite replaces the checkpoints --resume continues from; give one"),
-    (["--overwrite"], "--overwrite: without --checkpoint-dir DIR this run writes no checkpoints to replace"),
+    (["--overwrite"], "--overwrite: a --quick run without --checkpoint-dir DIR writes no checkpoints to replace"),
 ])  # fmt: skip
 def test_bad_option_is_one_line_before_anything_runs(capsys, tmp_path, untouched, extra, words):
     out = tmp_path / "out"
@@ -205,7 +205,8 @@ def test_damaged_checkpoint_in_a_real_process_prints_only_that_line(tmp_path, tr
     # event loop after the error: a real process shows whether that reaches the terminal.
     _, damaged = trained
     code = (
-        "import sys; import cnnlab.studies as experiments; from cnnlab import cli; from tests.experiments.test_cli_errors import TINY; "
+        "import sys; import cnnlab.studies as experiments; from cnnlab import cli; "
+        "from tests.experiments.test_cli_errors import TINY; "
         "experiments.get = lambda name: TINY; sys.exit(cli.main(sys.argv[1:]))"
     )
     argv = ["run", "tiny", "--quiet", "--out", str(tmp_path / "o"), "--checkpoint-dir", str(damaged), "--resume"]

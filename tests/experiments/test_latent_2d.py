@@ -2,6 +2,8 @@
 
 import numpy as np
 
+import cnnlab
+from cnnlab import data, train
 from cnnlab.studies import latent_2d
 from tests.experiments._checks import check_run, run_quick
 
@@ -27,3 +29,11 @@ def test_quick_run_learns_and_reports(tmp_path):
     assert {"latent_scatter.png", "manifold.png", "reconstructions.png", "curves.png"} <= files
     report = (tmp_path / "report.md").read_text()
     assert "0.0281" in report  # the reference beside ours
+
+    # The kept model, reloaded without training, gives the reported test MSE exactly.
+    run = cnnlab.runs.load(tmp_path)
+    assert run.experiment == "latent-2d" and run.config == record["config"]
+    assert type(run.model()).__name__ == "StridedAutoencoder"
+    test = data.select_classes(data.load("mnist", "test"), tuple(run.config["classes"]))
+    assert train.evaluate(run.model(), (test.images, test.images), loss="mse")["loss"] == m["test_mse"]
+    assert "Total params: 51,459" in report  # its layer table, as the seed's summary counts it

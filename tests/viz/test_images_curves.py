@@ -62,3 +62,17 @@ def test_sweep_curves_mean_and_band():
     band = fig.axes[0].collections[0].get_paths()[0].vertices
     assert band[:, 1].min() == 1 and band[:, 1].max() == 6  # min over seeds at epoch 2, max at epoch 2
     plt.close(fig)
+
+
+def test_a_one_epoch_run_is_drawn_as_visible_points():
+    # One record per run: a line of one point is invisible; its marker is what shows it.
+    fig = viz.compare_histories({"one": _history([0.5], [0.6])}, ("loss",))
+    for line in fig.axes[0].get_lines():
+        assert len(line.get_xdata()) == 1
+        assert line.get_marker() not in ("None", "", None, " ") and line.get_markersize() > 0
+    plt.close(fig)
+    fig = viz.sweep_curves({"g": [_history([1.0], [0]), _history([3.0], [0])]}, "loss")
+    (mean,) = fig.axes[0].get_lines()
+    assert mean.get_marker() not in ("None", "", None, " ")
+    assert mean.get_label() == "g (mean of 2 seeds)"
+    plt.close(fig)
