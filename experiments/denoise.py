@@ -21,7 +21,7 @@ The study also explains the checkerboard artefacts of transposed convolutions (O
 Dumoulin and Olah, "Deconvolution and Checkerboard Artifacts", Distill 2016): a stride-2
 transposed convolution stamps its kernel every 2 pixels, so with a 3x3 kernel interior
 output pixels receive 1, 2 or 4 overlapping stamps in a 2-periodic pattern, even when
-every weight is 1. `upsampling_patterns` computes these patterns exactly with
+every weight is 1. `cnnlab.teaching.upsampling_patterns` computes these patterns exactly with
 `cnnlab.ops.conv2d_transpose` and compares them with a 4x4 kernel (size divisible by the
 stride: even overlap) and with nearest upsampling followed by a 3x3 convolution
 (``ops.upsample2d`` then ``ops.conv2d``: uniform for any kernel).
@@ -45,83 +45,10 @@ from typing import Literal
 import numpy as np
 
 from ._config import StudyConfig, setting
-from ._harness import Run, Study, main
+from ._harness import Run, Study, main, plural
 
 #: How many denoised test digits ``denoise_test.npz`` keeps in float32 (the rest only as PSNR/SSIM).
 N_SAVED_DENOISED = 32
-
-
-def upsampling_patterns(size: int = 6, *, seed: int = 0) -> dict[str, np.ndarray]:
-    """2x upsamplings of a constant ``size x size`` image by three methods, with uniform and random kernels.
-
-    Args:
-      size: side of the constant (all-ones) input image.
-      seed: seeds the random kernels.
-
-    Returns:
-      ``{name: (H, W) float64 array}`` with names ``"{method}/{kernel}"``: methods
-      ``"convT k3 s2"`` (``ops.conv2d_transpose``, 3x3 kernel, stride 2, VALID: ``2*size + 1``
-      pixels a side), ``"convT k4 s2"`` (4x4 kernel, stride 2, VALID: ``2*size + 2``) and
-      ``"up2 + conv k3"`` (``ops.upsample2d`` nearest by 2, then ``ops.conv2d`` 3x3 VALID:
-      ``2*size - 2``); kernels ``"ones"`` (every weight 1, so each output pixel counts the
-      kernel stamps that cover it) and ``"random"`` (weights uniform in [0.5, 1.5]).
-
-    Example:
-      >>> upsampling_patterns(4)["convT k3 s2/ones"][4:7, 4:7]  # doctest: +SKIP
-      array([[4., 2., 4.], [2., 1., 2.], [4., 2., 4.]])
-    """
-    import jax
-    import jax.numpy as jnp
-
-    from cnnlab import ops
-
-    if isinstance(size, bool) or not isinstance(size, int) or size < 3:
-        raise ValueError(f"upsampling_patterns: size must be an int >= 3; got {size!r}")
-    x = jnp.ones((1, size, size, 1), jnp.float32)
-    k3, k4, kc = jax.random.split(jax.random.key(seed), 3)
-    kernels = {
-        "ones": (jnp.ones((3, 3, 1, 1)), jnp.ones((4, 4, 1, 1)), jnp.ones((3, 3, 1, 1))),
-        "random": tuple(
-            jax.random.uniform(k, (n, n, 1, 1), minval=0.5, maxval=1.5) for k, n in ((k3, 3), (k4, 4), (kc, 3))
-        ),
-    }
-    out = {}
-    for kind, (w3, w4, wc) in kernels.items():
-        out[f"convT k3 s2/{kind}"] = ops.conv2d_transpose(x, w3, stride=2, padding="VALID")
-        out[f"convT k4 s2/{kind}"] = ops.conv2d_transpose(x, w4, stride=2, padding="VALID")
-        out[f"up2 + conv k3/{kind}"] = ops.conv2d(ops.upsample2d(x, 2), wc, padding="VALID")
-    return {k: np.asarray(v[0, ..., 0], np.float64) for k, v in out.items()}
-
-
-def upsampled_digit(image) -> dict[str, np.ndarray]:
-    """A digit halved to 14x14 (2x2 average pooling) and brought back to 28x28 by the three methods, all-ones kernels.
-
-    Args:
-      image: ``(28, 28, 1)`` float image in [0, 1].
-
-    Returns:
-      ``{method: (28, 28) array}`` for the methods of `upsampling_patterns`, with SAME
-      padding so that every output is 28x28, each divided by its kernel's sum over the
-      number of stamps a pixel gets on average (9/4 for 3x3, 16/4 for 4x4, 9 for the
-      convolution after upsampling) so that the three are on one scale.
-    """
-    import jax.numpy as jnp
-
-    from cnnlab import ops
-
-    x = ops.avg_pool2d(jnp.asarray(image, jnp.float32)[None], 2)
-    out = {
-        "convT k3 s2": ops.conv2d_transpose(x, jnp.ones((3, 3, 1, 1)), stride=2, padding="SAME") / (9 / 4),
-        "convT k4 s2": ops.conv2d_transpose(x, jnp.ones((4, 4, 1, 1)), stride=2, padding="SAME") / (16 / 4),
-        "up2 + conv k3": ops.conv2d(ops.upsample2d(x, 2), jnp.ones((3, 3, 1, 1)), padding="SAME") / 9,
-    }
-    return {k: np.asarray(v[0, ..., 0], np.float64) for k, v in out.items()}
-
-
-def interior_ratio(pattern: np.ndarray, border: int = 2) -> float:
-    """Largest over smallest value of ``pattern`` without ``border`` pixels on each side (1 = uniform)."""
-    inner = np.asarray(pattern)[border:-border, border:-border]
-    return float(inner.max() / inner.min())
 
 
 def run(r: Run) -> None:
@@ -130,7 +57,8 @@ def run(r: Run) -> None:
     import jax.numpy as jnp
     from flax import nnx
 
-    from cnnlab import data, models, train, viz
+    from cnnlab import data, models, teaching, train, viz
+    from cnnlab.viz import denoise as denoise_viz
 
     p_high, p_low = r.cfg.p_high, r.cfg.p_low
     train_ds, test_ds = r.data("train"), r.data("test")
@@ -173,8 +101,7 @@ def run(r: Run) -> None:
         train_mse=history["loss"][-1],
     )  # fmt: skip
 
-    # For salt and pepper, E[(noisy - x)^2] = p_high (1 - x)^2 + p_low x^2 at each pixel.
-    expected_mse = (p_high * (1 - c) ** 2 + p_low * c**2).mean(axis=(1, 2, 3))
+    expected_mse = data.salt_and_pepper_mse(c, p_high=p_high, p_low=p_low)
     expected_psnr = float(np.mean(-10 * np.log10(expected_mse)))
     m = r.metrics
     r.compare(
@@ -184,7 +111,8 @@ def run(r: Run) -> None:
     )  # fmt: skip
     r.compare(
         "mean PSNR of denoised test digits vs clean (dB)", m["psnr_denoised"], f"> {m['psnr_noisy']:.2f}",
-        source="goal: better than the noisy input", note=f"{r.cfg.epochs} epochs of {len(x_train):,} digits",
+        source="goal: better than the noisy input",
+        note=f"{plural(r.cfg.epochs, 'epoch')} of {plural(len(x_train), 'digit')}",
     )  # fmt: skip
     r.compare("mean SSIM of noisy test digits vs clean", m["ssim_noisy"], None, source="dm-pix ssim, 11x11 Gaussian")
     r.compare(
@@ -238,14 +166,14 @@ def run(r: Run) -> None:
     )
 
     r.figure(
-        _quality_figure(quality),
+        denoise_viz.quality_histograms(quality),
         "quality.png",
         "Per-image PSNR and SSIM against the clean digits over the whole test set, noisy input and denoised "
         "output (dm-pix).",
     )
 
-    patterns = upsampling_patterns(6, seed=r.seed)
-    ratios = {k: interior_ratio(v) for k, v in patterns.items()}
+    patterns = teaching.upsampling_patterns(6, seed=r.seed)
+    ratios = {k: teaching.interior_ratio(v) for k, v in patterns.items()}
     r.metric(checkerboard_ratio=ratios)
     r.section(
         "**Checkerboard artefacts.** A stride-2 transposed convolution scatters a copy of its kernel for every "
@@ -263,7 +191,7 @@ def run(r: Run) -> None:
         "convolutions with 3x3 and 7x7 kernels have exactly the uneven overlap shown here."
     )
     r.figure(
-        _checkerboard_figure(patterns, ratios, upsampled_digit(np.asarray(clean[idx[8 % len(idx)]]))),
+        denoise_viz.checkerboard(patterns, ratios, teaching.upsampled_digit(np.asarray(clean[idx[8 % len(idx)]]))),
         "checkerboard.png",
         "A constant 6x6 image upsampled 2x three ways (VALID, so the borders show where the copies thin out). "
         "Top: all-ones kernels, so each number counts the kernel copies covering that pixel. Bottom: random "
@@ -283,61 +211,6 @@ def run(r: Run) -> None:
         **{"pattern_" + re.sub(r"\W+", "_", k): v for k, v in patterns.items()},
     )
     r.log(f"wrote {r.out / 'denoise_test.npz'}")
-
-
-def _quality_figure(quality):
-    import matplotlib.pyplot as plt
-
-    fig, axes = plt.subplots(1, 2, figsize=(10, 3.6))
-    for ax, name, unit in ((axes[0], "psnr", "PSNR (dB)"), (axes[1], "ssim", "SSIM")):
-        a, b = quality[f"{name}_noisy"], quality[f"{name}_denoised"]
-        bins = np.linspace(min(a.min(), b.min()), max(a.max(), b.max()), 50)
-        ax.hist(a, bins=bins, color="C3", alpha=0.6, label=f"noisy (mean {a.mean():.3g})")
-        ax.hist(b, bins=bins, color="C0", alpha=0.6, label=f"denoised (mean {b.mean():.3g})")
-        ax.set_xlabel(f"{unit} against the clean digit")
-        ax.set_ylabel("test images")
-        ax.grid(alpha=0.3)
-        ax.legend(fontsize=8)
-    fig.suptitle(f"Image quality over all {len(a):,} test digits")
-    fig.tight_layout()
-    return fig
-
-
-def _checkerboard_figure(patterns, ratios, digit):
-    import matplotlib.pyplot as plt
-
-    methods = ("convT k3 s2", "convT k4 s2", "up2 + conv k3")
-    titles = {
-        "convT k3 s2": "transposed conv 3x3, stride 2",
-        "convT k4 s2": "transposed conv 4x4, stride 2",
-        "up2 + conv k3": "nearest up x2, then conv 3x3",
-    }
-    fig, axes = plt.subplots(3, 3, figsize=(13, 12.6), layout="constrained")
-    for j, method in enumerate(methods):
-        ones = patterns[f"{method}/ones"]
-        ax = axes[0, j]
-        im = ax.imshow(ones, cmap="viridis", vmin=0, vmax=9, interpolation="nearest")
-        for (i, k), v in np.ndenumerate(ones):
-            ax.text(k, i, f"{v:.0f}", ha="center", va="center", fontsize=6, color="w" if v < 5 else "k")
-        ax.set_title(f"{titles[method]}\nall-ones kernel: interior max/min {ratios[method + '/ones']:.0f}", fontsize=9)
-        rand = patterns[f"{method}/random"]
-        inner = rand[2:-2, 2:-2]
-        ax2 = axes[1, j]
-        im2 = ax2.imshow(rand / inner.mean(), cmap="RdBu_r", vmin=0.5, vmax=1.5, interpolation="nearest")
-        ax2.set_title(f"random kernel: interior max/min {ratios[method + '/random']:.2f}", fontsize=9)
-        if np.ptp(inner) <= 1e-6 * inner.mean():
-            ax2.text(rand.shape[1] / 2 - 0.5, rand.shape[0] / 2 - 0.5, "uniform", ha="center", va="center")
-        ax3 = axes[2, j]
-        im3 = ax3.imshow(digit[method], cmap="gray", vmin=0, vmax=1, interpolation="nearest")
-        ax3.set_title("a 14x14 digit upsampled to 28x28", fontsize=9)
-        for a in (ax, ax2, ax3):
-            a.set_xlabel("output column")
-            a.set_ylabel("output row")
-    fig.colorbar(im, ax=axes[0].tolist(), label="kernel copies covering the pixel", shrink=0.9)
-    fig.colorbar(im2, ax=axes[1].tolist(), label="output / interior mean", shrink=0.9)
-    fig.colorbar(im3, ax=axes[2].tolist(), label="grey level", shrink=0.9)
-    fig.suptitle("Upsampling a constant 6x6 image by 2: the checkerboard of uneven overlap")
-    return fig
 
 
 @dataclasses.dataclass(frozen=True)

@@ -28,9 +28,11 @@ from cnnlab.data.streaming import stream_batches as stream_batches
 from cnnlab.data.transforms import channel_stats as channel_stats
 from cnnlab.data.transforms import flip_horizontal as flip_horizontal
 from cnnlab.data.transforms import one_hot as one_hot
+from cnnlab.data.transforms import pad_to as pad_to
 from cnnlab.data.transforms import random_flip as random_flip
 from cnnlab.data.transforms import random_translate as random_translate
 from cnnlab.data.transforms import salt_and_pepper as salt_and_pepper
+from cnnlab.data.transforms import salt_and_pepper_mse as salt_and_pepper_mse
 from cnnlab.data.transforms import select_classes as select_classes
 from cnnlab.data.transforms import standardize as standardize
 from cnnlab.data.transforms import to_float as to_float
@@ -58,11 +60,13 @@ __all__ = [
     "num_batches",
     "one_hot",
     "open_source",
+    "pad_to",
     "parse_idx",
     "random_flip",
     "random_translate",
     "read_idx",
     "salt_and_pepper",
+    "salt_and_pepper_mse",
     "select_classes",
     "standardize",
     "stream_batches",

@@ -118,6 +118,43 @@ def salt_and_pepper(key, x, *, p_high: float = 0.1, p_low: float = 0.1) -> jax.A
     return jnp.where(u < p_high, one, jnp.where(u < p_high + p_low, zero, x))
 
 
+def salt_and_pepper_mse(x, *, p_high: float = 0.1, p_low: float = 0.1) -> np.ndarray:
+    """The expected MSE `salt_and_pepper` adds to each image: the mean of ``p_high (1 - x)^2 + p_low x^2``.
+
+    Args:
+      x: the clean ``(N, H, W, C)`` images in [0, 1]; ``p_high``, ``p_low`` as `salt_and_pepper` takes them.
+
+    Returns:
+      float64 ``(N,)``.
+    """
+    x = np.asarray(x, np.float64)
+    _check_nhwc("salt_and_pepper_mse", x)
+    p_high = _probability("salt_and_pepper_mse", "p_high", p_high)
+    p_low = _probability("salt_and_pepper_mse", "p_low", p_low)
+    return (p_high * (1 - x) ** 2 + p_low * x**2).mean(axis=(1, 2, 3))
+
+
+def pad_to(images, size: int) -> np.ndarray:
+    """Zero-pads NHWC images to ``size x size``, centred; an odd extra pixel goes bottom/right (as Keras SAME).
+
+    LeNet-5 met MNIST this way (28x28 padded to 32x32); `models.CifarCNN` needs 32x32 inputs.
+
+    Args:
+      images: ``(N, H, W, C)`` host array (e.g. uint8) with ``H, W <= size``.
+      size: the target height and width.
+
+    Returns:
+      ``(N, size, size, C)`` NumPy array, same dtype, the original pixels unchanged in the middle.
+    """
+    images = np.asarray(images)
+    _check_nhwc("pad_to", images)
+    n, h, w, c = images.shape
+    if h > size or w > size:
+        raise ValueError(f"pad_to: images must be at most {size}x{size}; got {h}x{w}")
+    top, left = (size - h) // 2, (size - w) // 2
+    return np.pad(images, ((0, 0), (top, size - h - top), (left, size - w - left), (0, 0)))
+
+
 def one_hot(labels, num_classes: int, *, dtype=jnp.float32) -> jax.Array:
     """One-hot encoding.
 

@@ -6,6 +6,7 @@ import json
 import numpy as np
 import pytest
 
+from cnnlab import teaching
 from cnnlab.studies import denoise
 from tests.experiments._checks import check_run, run_quick
 
@@ -112,16 +113,16 @@ def test_checkerboard_patterns_are_the_overlap_counts(quick):
     # Nearest x2 of a constant is constant; a VALID 3x3 all-ones convolution of it is 9 everywhere.
     np.testing.assert_array_equal(saved["pattern_up2_conv_k3_ones"], np.full((10, 10), 9.0))
     # Another size, straight from the function.
-    p = denoise.upsampling_patterns(5, seed=3)
+    p = teaching.upsampling_patterns(5, seed=3)
     np.testing.assert_array_equal(p["convT k3 s2/ones"], _overlap_count(5, 3, 2))
     # Interior of the 3x3 pattern: 4 where rows and columns are both even, 2 where one is, 1 where neither.
     inner = _overlap_count(6, 3, 2)[2:-2, 2:-2]
     assert set(np.unique(inner).tolist()) == {1.0, 2.0, 4.0}
-    assert denoise.interior_ratio(_overlap_count(6, 3, 2)) == 4.0
+    assert teaching.interior_ratio(_overlap_count(6, 3, 2)) == 4.0
     # Random kernels: stride-2 transposed convs repeat with period 2; resize-convolution is flat.
     r4 = p["convT k4 s2/random"][2:-2, 2:-2]
     np.testing.assert_allclose(r4[2:, 2:], r4[:-2, :-2], rtol=1e-6)
     assert r4.max() / r4.min() > 1.01
     np.testing.assert_allclose(p["up2 + conv k3/random"], p["up2 + conv k3/random"][0, 0], rtol=1e-6)
     with pytest.raises(ValueError, match="size must be an int >= 3; got 2"):
-        denoise.upsampling_patterns(2)
+        teaching.upsampling_patterns(2)
