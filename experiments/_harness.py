@@ -47,6 +47,7 @@ from typing import Any
 
 from . import _provenance as provenance
 from ._config import ConfigError, StudyConfig, parse_text, with_values
+from ._report import _fmt, render_run
 
 __all__ = [
     "DATASETS",
@@ -446,6 +447,8 @@ class Run:
             "references": self.references,
             "history": {k: h.records for k, h in self.histories.items()},
             "figures": self.figures,
+            "sections": self.sections,
+            "reference": self.study.reference,
             "models": cnnlab.runs.keep_models(self.out, self.models, log=self.log),
             "model_summaries": self._summaries(),
             "versions": provenance.versions(),
@@ -456,7 +459,7 @@ class Run:
             "finished": datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
         }
         (self.out / "metrics.json").write_text(json.dumps(record, indent=1, default=_plain))
-        (self.out / "report.md").write_text(render_report(record, self.study, self.sections))
+        (self.out / "report.md").write_text(render_run(record))
         return record
 
 
@@ -540,62 +543,6 @@ def _plain(v):
     if isinstance(v, list | tuple):
         return [_plain(x) for x in v]
     return v
-
-
-def _fmt(v) -> str:
-    if v is None:
-        return "—"
-    if isinstance(v, bool):
-        return "yes" if v else "no"
-    if isinstance(v, float):
-        return f"{v:.4g}" if abs(v) >= 1e-3 or v == 0 else f"{v:.3e}"
-    return str(v)
-
-
-def render_report(record: dict, study: Study, sections: list[str]) -> str:
-    """``report.md``: the comparison table, the study's paragraphs, the figures, provenance."""
-    lines = [f"# {record['experiment']}: {record['summary']}", ""]
-    if study.reference:
-        lines += [f"Reproduces: {study.reference}", ""]
-    if record["quick"]:
-        lines += ["**Quick run** (`--quick`): a small configuration for tests; not comparable to the references.", ""]
-    lines += [f"Command: `{record['command']}`", ""]
-    if record["references"]:
-        lines += ["| quantity | cnnlab | reference | reference source | note |", "| --- | --- | --- | --- | --- |"]
-        for row in record["references"]:
-            ours, ref = _fmt(row["ours"]), _fmt(row["reference"])
-            lines.append(f"| {row['quantity']} | {ours} | {ref} | {row['source']} | {row['note']} |")
-        lines.append("")
-    other = {k: v for k, v in record["metrics"].items() if not isinstance(v, dict | list)}
-    if other:
-        lines += ["Metrics: " + ", ".join(f"`{k}` {_fmt(v)}" for k, v in other.items()), ""]
-    for s in sections:
-        lines += [s, ""]
-    for fig in record["figures"]:
-        lines += [f"![{fig['file']}]({fig['file']})", "", fig["caption"], ""]
-    for entry in record.get("model_summaries", []):
-        tags = ", ".join(f"`{t}`" for t in entry["tags"])
-        lines += [
-            f"Layers of {'model' if len(entry['tags']) == 1 else 'models'} {tags}:",
-            "",
-            "```",
-            entry["table"],
-            "```",
-            "",
-        ]
-    d = record["data"]
-    counts = ", ".join(f"{d[k]:,} {k[2:]}" for k in sorted(d, reverse=True) if k.startswith("n_"))
-    lines += [
-        f"Data: {d.get('name', '?')}, {counts}. Source: {d.get('source', '?')}.",
-        "",
-        f"Config: `{json.dumps(record['config'])}`.",
-        "",
-        f"Device: {record['device']}. Versions: {', '.join(f'{k} {v}' for k, v in record['versions'].items())}. "
-        f"Wall time {record['wall_seconds']:.1f} s. Run {record['run_id']}"
-        + (f", cnnlab commit {record['git_commit']}." if record.get("git_commit") else "."),
-        "",
-    ]
-    return "\n".join(lines)
 
 
 def _select_device(device: str | None) -> None:

@@ -1,4 +1,5 @@
-"""``cnnlab report``: rebuilds ``docs/RESULTS.md`` from the ``results/*/metrics.json`` of full runs.
+"""Markdown from runs: each run's ``report.md`` (`render_run`), and ``cnnlab report``, which rebuilds
+``docs/RESULTS.md`` from the ``results/*/metrics.json`` of full runs with the same writer.
 
 One section per study (in `experiments.EXPERIMENTS` order, one per results folder: a
 study run on two datasets has two), each with its table of our numbers beside the
@@ -12,9 +13,75 @@ import shutil
 from pathlib import Path
 
 from . import EXPERIMENTS
-from ._harness import _fmt
 
-__all__ = ["build"]
+__all__ = ["build", "render_run"]
+
+
+def _fmt(v) -> str:
+    if v is None:
+        return "—"
+    if isinstance(v, bool):
+        return "yes" if v else "no"
+    if isinstance(v, float):
+        return f"{v:.4g}" if abs(v) >= 1e-3 or v == 0 else f"{v:.3e}"
+    return str(v)
+
+
+def render_run(record: dict, *, level: int = 1, figures_at: str = "", title: str | None = None) -> str:
+    """A run as markdown: the comparison table, the study's paragraphs, the figures, layer tables, provenance.
+
+    Args:
+      record: the run's ``metrics.json``.
+      level: the heading level of its title (1 in ``report.md``, 2 in ``docs/RESULTS.md``).
+      figures_at: the folder the figures' links point into, relative to the markdown file.
+      title: the heading (default: ``experiment: summary``).
+    """
+    lines = [f"{'#' * level} {title or record['experiment'] + ': ' + record.get('summary', '')}", ""]
+    if record.get("reference"):
+        lines += [f"Reproduces: {record['reference']}", ""]
+    if record.get("quick"):
+        lines += ["**Quick run** (`--quick`): a small configuration for tests; not comparable to the references.", ""]
+    lines += [f"Command: `{record['command']}`", ""]
+    lines += _table(record.get("references", []))
+    other = {k: v for k, v in record.get("metrics", {}).items() if not isinstance(v, dict | list)}
+    if other:
+        lines += ["Metrics: " + ", ".join(f"`{k}` {_fmt(v)}" for k, v in other.items()), ""]
+    for paragraph in record.get("sections", []):
+        lines += [paragraph, ""]
+    for fig in record.get("figures", []):
+        lines += [f"![{fig['file']}]({figures_at}{fig['file']})", "", fig["caption"], ""]
+    for entry in record.get("model_summaries", []):
+        tags = ", ".join(f"`{t}`" for t in entry["tags"])
+        lines += [f"Layers of {'model' if len(entry['tags']) == 1 else 'models'} {tags}:", ""]
+        lines += ["```", entry["table"], "```", ""]
+    return "\n".join(lines + _provenance(record))
+
+
+def _table(references: list[dict]) -> list[str]:
+    if not references:
+        return []
+    lines = ["| quantity | cnnlab | reference | reference source | note |", "| --- | --- | --- | --- | --- |"]
+    for row in references:
+        ours, ref = _fmt(row["ours"]), _fmt(row["reference"])
+        lines.append(f"| {row['quantity']} | {ours} | {ref} | {row.get('source', '')} | {row.get('note', '')} |")
+    return lines + [""]
+
+
+def _provenance(record: dict) -> list[str]:
+    d = record.get("data", {})
+    counts = ", ".join(f"{d[k]:,} {k[2:]}" for k in sorted(d, reverse=True) if k.startswith("n_"))
+    versions = ", ".join(f"{k} {v}" for k, v in record.get("versions", {}).items())
+    run = f" Run {record['run_id']}" if record.get("run_id") else ""
+    commit = f", cnnlab commit {record['git_commit']}" if record.get("git_commit") else ""
+    return [
+        f"Data: {d.get('name', '?')}, {counts}. Source: {d.get('source', '?')}.",
+        "",
+        f"Config: `{json.dumps(record.get('config', {}))}`.",
+        "",
+        f"Device: {record.get('device', '?')}. Versions: {versions}. "
+        f"Wall time {record.get('wall_seconds', 0):.1f} s.{run}{commit}" + ("." if run else ""),
+        "",
+    ]
 
 
 def _load(results: Path) -> list[tuple[Path, dict]]:
@@ -62,31 +129,17 @@ def build(results: str | Path = "results", out: str | Path = "docs/RESULTS.md", 
         "",
     ]
     for folder, r in runs:
-        d = r.get("data", {})
-        counts = " / ".join(f"{d[k]:,} {k[2:]}" for k in sorted(d, reverse=True) if k.startswith("n_"))
-        lines += [f"## {r['experiment']}" + (f" ({folder.name})" if folder.name != r["experiment"] else ""), ""]
-        lines += [f"{r.get('summary', '')}", ""]
-        lines += [
-            f"- Command: `{r['command']}`",
-            f"- Data: {d.get('name', '?')} ({counts}). Source: {d.get('source', '?')}",
-        ]
-        lines += [f"- Device: {r.get('device', '?')}; wall time {r.get('wall_seconds', 0):.0f} s", ""]
-        if r.get("references"):
-            lines += ["| quantity | cnnlab | reference | reference source | note |", "| --- | --- | --- | --- | --- |"]
-            for row in r["references"]:
-                lines.append(
-                    f"| {row['quantity']} | {_fmt(row['ours'])} | {_fmt(row['reference'])} | "
-                    f"{row.get('source', '')} | {row.get('note', '')} |"
-                )
-            lines.append("")
+        name = r["experiment"] + (f" ({folder.name})" if folder.name != r["experiment"] else "")
+        figures_at = ""
         if figures:
             dest = out.parent / "results" / folder.name
             dest.mkdir(parents=True, exist_ok=True)
             for fig in r.get("figures", []):
-                src = folder / fig["file"]
-                if src.is_file():
-                    shutil.copyfile(src, dest / fig["file"])
-                    rel = dest.relative_to(out.parent) / fig["file"]
-                    lines += [f"![{fig['file']}]({rel.as_posix()})", "", f"*{fig['caption']}*", ""]
+                if (folder / fig["file"]).is_file():
+                    shutil.copyfile(folder / fig["file"], dest / fig["file"])
+            figures_at = dest.relative_to(out.parent).as_posix() + "/"
+        else:
+            r = {**r, "figures": []}
+        lines += [render_run(r, level=2, figures_at=figures_at, title=f"{name}: {r.get('summary', '')}"), ""]
     out.write_text("\n".join(lines))
     return out

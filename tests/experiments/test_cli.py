@@ -81,7 +81,7 @@ def test_unwritable_out(capsys, tmp_path):
     (["--epochs", "-1"], "--epochs must be at least 1; got -1"),
     (["--epochs", "0"], "--epochs must be at least 1; got 0"),
     (["--batch-size", "0"], "--batch-size must be at least 1; got 0"),
-    (["--dataset", "imagenet"], "--dataset 'imagenet': mnist-cnn runs on mnist, fashion_mnist"),
+    (["--dataset", "imagenet"], "--dataset must be one of 'mnist', 'fashion_mnist'; got 'imagenet'"),
 ])  # fmt: skip
 def test_bad_numbers_and_names(capsys, tmp_path, argv, words):
     line = _error(capsys, ["run", "mnist-cnn", "--quick", "--quiet", "--out", str(tmp_path), *argv])
@@ -103,7 +103,7 @@ def _fake_run(folder: Path, *, quick: bool, acc: float) -> None:
         "metrics": {"test_accuracy": acc},
         "references": [{"quantity": "test accuracy", "ours": acc, "reference": 0.982, "source": "Keras", "note": "n"}],
         "history": {}, "figures": [{"file": "curves.png", "caption": "The curves."}], "versions": {}, "device": "cpu",
-        "wall_seconds": 12.0,
+        "wall_seconds": 12.0, "sections": ["Conclusion: the small network is enough."],
     }  # fmt: skip
     (folder / "metrics.json").write_text(json.dumps(record))
 
@@ -121,6 +121,13 @@ def test_report_tables_full_runs_and_skips_quick_ones(capsys, tmp_path):
     assert "0.5 " not in text and "quick-one" not in text
     assert (tmp_path / "docs" / "results" / "mnist-cnn" / "curves.png").is_file()
     assert "![curves.png](results/mnist-cnn/curves.png)" in text
+    assert "Conclusion: the small network is enough." in text  # a study's conclusions reach RESULTS.md
+    # One writer: the run's section in RESULTS.md is its report.md, figures pointed at their copies.
+    from cnnlab.studies._report import render_run
+
+    record = json.loads((results / "mnist-cnn" / "metrics.json").read_text())
+    section = render_run(record, level=2, figures_at="results/mnist-cnn/", title="mnist-cnn: MnistCNN with Adam")
+    assert section in text
 
 
 def test_report_without_results_is_an_error(capsys, tmp_path):
@@ -147,7 +154,7 @@ def test_set_overrides_a_study_setting(tmp_path):
 
 @pytest.mark.parametrize("setting,words", [
     ("momentum=0.9", "--set momentum: mnist-cnn has no such setting; its settings: dataset, epochs"),
-    ("learning_rate=fast", "--set learning_rate must be a finite number like its default 0.001; got 'fast'"),
+    ("learning_rate=fast", "--set learning_rate must be a finite number; got 'fast'"),
     ("learning_rate", "--set 'learning_rate': write KEY=VALUE"),
 ])  # fmt: skip
 def test_set_errors(capsys, tmp_path, setting, words):

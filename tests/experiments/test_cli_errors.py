@@ -233,7 +233,7 @@ def test_overwrite_reaches_fit_only_with_a_checkpoint_dir(tmp_path, monkeypatch,
         cli.main(["run", "tiny", "--quiet", "--out", str(tmp_path / "o"), "--checkpoint-dir", str(tmp_path / "c"),
                   "--overwrite"])  # fmt: skip
     with pytest.raises(Stop):
-        cli.main(["run", "tiny", "--quiet", "--out", str(tmp_path / "o")])
+        cli.main(["run", "tiny", "--quiet", "--quick", "--out", str(tmp_path / "o")])  # quick: no checkpoints
     assert calls[0]["overwrite"] is True and calls[0]["resume"] is False
     assert "overwrite" not in calls[1] and "checkpoint_dir" not in calls[1]
 

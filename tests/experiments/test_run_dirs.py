@@ -3,7 +3,6 @@ unless told to (``--force``; ``--resume`` continues that run)."""
 
 import dataclasses
 import json
-import os
 
 import pytest
 
@@ -19,7 +18,8 @@ def tiny(monkeypatch, tmp_path):
 
 
 def _files(d):
-    return {p: (d / p).read_bytes() for p in sorted(os.listdir(d))}
+    """Every file under ``d`` (figures, metrics, kept models, checkpoints), by relative path, with its bytes."""
+    return {str(p.relative_to(d)): p.read_bytes() for p in sorted(d.rglob("*")) if p.is_file()}
 
 
 def test_quick_runs_go_to_their_own_directory_and_leave_a_full_run_untouched(tiny, tmp_path, capsys):
