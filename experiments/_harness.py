@@ -760,6 +760,9 @@ def run_study(study: Study, argv: list[str] | None = None, *, prog: str | None =
     for row in record["references"]:
         print(f"  {row['quantity']}: {_fmt(row['ours'])} (reference {_fmt(row['reference'])})")
     print(f"  open {run.out}/report.md to see the figures beside the numbers")
+    if record["models"]:
+        kept = plural(len(record["models"]), "trained model")
+        print(f"  {kept} kept in {run.out}/models/: reload with cnnlab.runs.load({str(run.out)!r})")
     if record["metrics"].get("all_ok") is False:
         print(f"{parser.prog}: a check failed (metrics all_ok is false); see {run.out}/report.md", file=sys.stderr)
         return 1
