@@ -1,12 +1,18 @@
-"""`NoiseToDigit`: a decoder from a noise vector to a 28x28 digit (a GAN-style generator)."""
+"""`NoiseToDigit`: a decoder from a noise vector to a 28x28 digit (a GAN-style generator), and its inputs.
+
+`class_noise` draws noise whose range encodes a class (the noise-to-digit study's phase 2);
+`add_uniform_noise` is the ``augment`` of `cnnlab.train.fit` that draws such noise afresh at every step.
+"""
 
 import jax
+import jax.numpy as jnp
+import numpy as np
 from flax import nnx
 
 from cnnlab import nn
 from cnnlab.models.registry import zoo_model
 
-__all__ = ["NoiseToDigit"]
+__all__ = ["NoiseToDigit", "add_uniform_noise", "class_noise"]
 
 
 @zoo_model
@@ -57,3 +63,57 @@ class NoiseToDigit(nnx.Module):
     def sample_noise(self, key, n: int):
         """`(n, noise_dim)` standard-normal noise vectors from a `jax.random` key."""
         return jax.random.normal(key, (n, self.noise_dim))
+
+
+def class_noise(key, classes, noise_dim: int, *, spacing: float = 100.0, width: float = 100.0) -> jax.Array:
+    """Noise whose range encodes the class: row ``i`` is uniform in ``[spacing*c_i, spacing*c_i + width)``.
+
+    The defaults are the classic noise-to-digit study's: digit k draws from ``[100 k, 100 k + 100)``.
+
+    Args:
+      key: a `jax.random` key.
+      classes: ``(N,)`` integer classes.
+      noise_dim: length of each noise vector.
+      spacing: distance between the starts of consecutive classes' intervals.
+      width: width of each interval.
+
+    Returns:
+      ``(N, noise_dim)`` float32.
+
+    Raises:
+      ValueError: ``classes`` is not 1-D integer, ``noise_dim`` < 1 or ``width`` <= 0.
+
+    Example:
+      >>> z = class_noise(jax.random.key(0), np.array([0, 9]), 100)
+      >>> z.shape, bool((z[1] >= 900).all() and (z[1] < 1000).all())
+      ((2, 100), True)
+    """
+    c = np.asarray(classes)
+    if c.ndim != 1 or not np.issubdtype(c.dtype, np.integer):
+        raise ValueError(f"class_noise: classes must be a 1-D integer array (N,); got {c.shape} {c.dtype}")
+    if isinstance(noise_dim, bool) or not isinstance(noise_dim, int) or noise_dim < 1:
+        raise ValueError(f"class_noise: noise_dim must be a positive int; got {noise_dim!r}")
+    if not width > 0:
+        raise ValueError(f"class_noise: width must be positive; got {width!r}")
+    start = jnp.asarray(c, jnp.float32)[:, None] * jnp.float32(spacing)
+    return start + jax.random.uniform(key, (len(c), noise_dim), jnp.float32, 0.0, width)
+
+
+def add_uniform_noise(width: float):
+    """An ``augment`` for `cnnlab.train.fit`: ``(key, x) -> x + U[0, width)``, a fresh draw at every step.
+
+    Fed the class offsets ``spacing * c`` (one row per example), it gives `class_noise`'s distribution.
+
+    Args:
+      width: width of the uniform interval, > 0.
+
+    Returns:
+      A function of a `jax.random` key and a float array, returning the array plus noise (float32).
+    """
+    if not width > 0:
+        raise ValueError(f"add_uniform_noise: width must be positive; got {width!r}")
+
+    def augment(key, x):
+        return x + jax.random.uniform(key, x.shape, jnp.float32, 0.0, width)
+
+    return augment

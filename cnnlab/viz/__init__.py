@@ -11,6 +11,7 @@ from cnnlab.viz.features import feature_maps as feature_maps
 from cnnlab.viz.features import kernel_grid as kernel_grid
 from cnnlab.viz.generators import class_grid as class_grid
 from cnnlab.viz.generators import class_panels as class_panels
+from cnnlab.viz.generators import first_of_each_class as first_of_each_class
 from cnnlab.viz.generators import mean_collapse as mean_collapse
 from cnnlab.viz.generators import per_class_bars as per_class_bars
 from cnnlab.viz.generators import quality_diversity as quality_diversity
@@ -31,6 +32,7 @@ __all__ = [
     "compare_histories",
     "digit_palette",
     "feature_maps",
+    "first_of_each_class",
     "image_rows",
     "interpolation_strips",
     "iou_bars",

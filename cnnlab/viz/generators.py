@@ -7,7 +7,7 @@ framed in red.
 
 import numpy as np
 
-__all__ = ["class_grid", "class_panels", "mean_collapse", "per_class_bars", "quality_diversity"]
+__all__ = ["class_grid", "class_panels", "first_of_each_class", "mean_collapse", "per_class_bars", "quality_diversity"]
 
 
 def _mark_wrong(ax) -> None:
@@ -55,20 +55,41 @@ def mean_collapse(outputs, mean_digit, real, generated):
     return fig
 
 
-def class_grid(images, predicted, title: str):
-    """Generated digits in a grid, row i asked for class i; the judge's class in each corner (red if wrong).
+def first_of_each_class(classes, num_classes: int, n: int) -> np.ndarray:
+    """Indices of the first ``n`` items of each class 0..K-1, class by class: ``(K * n,)`` int.
+
+    Raises:
+      ValueError: a class has fewer than ``n`` items.
+    """
+    c = np.asarray(classes)
+    picks = [np.flatnonzero(c == k)[:n] for k in range(num_classes)]
+    short = [k for k, p in enumerate(picks) if len(p) < n]
+    if short:
+        raise ValueError(f"first_of_each_class: classes {short} have fewer than {n} items")
+    return np.concatenate(picks)
+
+
+def class_grid(images, classes, predicted, cols: int, title: str, *, num_classes: int = 10):
+    """Generated digits in a grid, row i the first ``cols`` asked for class i; the judge's class in each
+    corner (red if wrong).
 
     Args:
-      images: ``(K, cols, H, W)`` images in [0, 1].
-      predicted: ``(K, cols)`` the judge's classes.
+      images: ``(N, H, W, 1)`` images in [0, 1].
+      classes: ``(N,)`` the class each image was asked for.
+      predicted: ``(N,)`` the judge's classes.
+      cols: images per row.
       title: the figure's title.
+      num_classes: K, the rows.
 
     Returns:
       A matplotlib ``Figure`` with a ``(K, cols)`` grid of axes.
     """
     import matplotlib.pyplot as plt
 
-    rows, cols = images.shape[:2]
+    pick = first_of_each_class(classes, num_classes, cols)
+    images = np.asarray(images)[pick, ..., 0].reshape(num_classes, cols, *np.shape(images)[1:3])
+    predicted = np.asarray(predicted)[pick].reshape(num_classes, cols)
+    rows = num_classes
     fig, axes = plt.subplots(rows, cols, figsize=(0.8 * cols + 1.0, 0.8 * rows + 0.8), squeeze=False)
     for i in range(rows):
         for j in range(cols):
@@ -90,11 +111,12 @@ def class_grid(images, predicted, title: str):
 
 
 def class_panels(panels, k: int, cols: int):
-    """Panels side by side, each a ``(k, cols)`` grid of digits whose row i is class i (red: read as another).
+    """Panels side by side, each a ``(k, cols)`` grid of digits whose row i is the first ``cols`` of class i
+    (red: the judge reads another class).
 
     Args:
-      panels: ``(name, images, predicted)`` triples: ``(k * cols, H, W, 1)`` images in row order
-        and their ``(k * cols,)`` judged classes.
+      panels: ``(name, images, classes, predicted)``: ``(N, H, W, 1)`` images, the ``(N,)`` classes they
+        belong to (or were asked for) and the ``(N,)`` classes the judge read.
       k: rows (classes).
       cols: images per row.
 
@@ -105,7 +127,9 @@ def class_panels(panels, k: int, cols: int):
 
     fig = plt.figure(figsize=(len(panels) * (0.55 * cols + 0.4) + 0.6, 0.55 * k + 1.2))
     outer = fig.add_gridspec(1, len(panels), wspace=0.08)
-    for p, (name, imgs, pred) in enumerate(panels):
+    for p, (name, imgs, classes, pred) in enumerate(panels):
+        pick = first_of_each_class(classes, k, cols)
+        imgs, pred = np.asarray(imgs)[pick], np.asarray(pred)[pick]
         inner = outer[0, p].subgridspec(k, cols, wspace=0.03, hspace=0.03)
         for i in range(k):
             for j in range(cols):
