@@ -27,7 +27,7 @@ from cnnlab.models.functional import (
     noise_to_digit_params,
     stack_params,
 )
-from cnnlab.models.generators import NoiseToDigit
+from cnnlab.models.generators import NoiseToDigit, add_uniform_noise, class_noise
 from cnnlab.models.registry import ZOO, build, spec
 from cnnlab.models.segmentation import Segmenter
 
@@ -46,7 +46,9 @@ __all__ = [
     "Segmenter",
     "StridedAutoencoder",
     "WideLeNetAutoencoder",
+    "add_uniform_noise",
     "build",
+    "class_noise",
     "conv_autoencoder_params",
     "decoder",
     "decoder_apply",
