@@ -41,7 +41,7 @@ from typing import Literal
 import numpy as np
 
 from ._config import StudyConfig, setting
-from ._harness import Run, Study, UsageError, main
+from ._harness import Run, Study, UsageError, main, plural
 
 #: The spatial size `models.CifarCNN` is built for (its Dense layer takes a 6x6x64 map).
 INPUT_SIZE = 32
@@ -49,26 +49,6 @@ INPUT_SIZE = 32
 REFERENCE_GAIN = 0.03
 REFERENCE_SOURCE = "classic Keras cifar10_cnn.py study: RMSprop(1e-4, decay=1e-6), batch 32, 25 epochs, CIFAR-10"
 LABELS = {False: "plain", True: "batch norm"}
-
-
-def pad_to(images: np.ndarray, size: int) -> np.ndarray:
-    """Zero-pads uint8 NHWC images to ``size`` x ``size``, centred (the extra pixel, if any, at bottom/right).
-
-    Args:
-      images: uint8 ``(N, H, W, C)`` with ``H, W <= size``.
-      size: the target height and width.
-
-    Returns:
-      uint8 ``(N, size, size, C)``; the original pixels unchanged in the middle.
-
-    Raises:
-      UsageError: an image larger than ``size``, which CifarCNN cannot take.
-    """
-    n, h, w, c = images.shape
-    if h > size or w > size:
-        raise UsageError(f"batchnorm: CifarCNN needs images of at most {size}x{size}; the dataset has {h}x{w}")
-    top, left = (size - h) // 2, (size - w) // 2
-    return np.pad(images, ((0, 0), (top, size - h - top), (left, size - w - left), (0, 0)))
 
 
 def _subset(ds, size, seed: int, what: str):
@@ -86,14 +66,10 @@ def _subset(ds, size, seed: int, what: str):
     return ds.images[idx], ds.labels[idx], f"{size:,} of {n:,} (random, seed {seed})"
 
 
-def summarize(values) -> dict[str, float]:
-    """Mean, sample standard deviation (``ddof=1``), minimum and maximum of per-seed values."""
-    v = np.asarray(values, np.float64)
-    return dict(mean=float(v.mean()), std=float(v.std(ddof=1)), min=float(v.min()), max=float(v.max()))
-
-
 def run(r: Run) -> None:
-    from cnnlab import models, train, viz
+    from cnnlab import data, models, train, viz
+    from cnnlab.stats import spread
+    from cnnlab.viz import sweeps
 
     cfg = r.cfg
     n_seeds = cfg.n_seeds
@@ -107,8 +83,12 @@ def run(r: Run) -> None:
     tx, ty, test_note = _subset(test_ds, cfg.test_size, cfg.subset_seed + 1, "test_size")
     r.check_batch(len(y))
     h, w, c = train_ds.image_shape
+    if h > INPUT_SIZE or w > INPUT_SIZE:
+        raise UsageError(
+            f"batchnorm: CifarCNN needs images of at most {INPUT_SIZE}x{INPUT_SIZE}; the dataset has {h}x{w}"
+        )
     padded = (h, w) != (INPUT_SIZE, INPUT_SIZE)
-    x, vx, tx = (pad_to(a, INPUT_SIZE) for a in (x, vx, tx))
+    x, vx, tx = (data.pad_to(a, INPUT_SIZE) for a in (x, vx, tx))
     test = (tx, ty)
     r.data_info.update(n_train=len(y), n_val=len(vy), n_test=len(ty))
     r.data_info["source"] = (
@@ -122,8 +102,8 @@ def run(r: Run) -> None:
     for bn in (False, True):
         tag = "bn" if bn else "plain"
         r.log(
-            f"training {LABELS[bn]} CifarCNN for seeds {seeds} at once (vmapped): {cfg.epochs} epochs of "
-            f"{len(y)} images, batch {cfg.batch_size}"
+            f"training {LABELS[bn]} CifarCNN for seeds {seeds} at once (vmapped): {plural(cfg.epochs, 'epoch')} of "
+            f"{plural(len(y), 'image')}, batch {cfg.batch_size}"
         )
         t0 = time.perf_counter()
         trained, hs = train.fit_many(
@@ -146,7 +126,7 @@ def run(r: Run) -> None:
         )
 
     gains = [b - p for p, b in zip(accs["plain"], accs["bn"])]
-    plain, bn, gain = summarize(accs["plain"]), summarize(accs["bn"]), summarize(gains)
+    plain, bn, gain = spread(accs["plain"]), spread(accs["bn"]), spread(gains)
     r.metric(
         test_accuracy_plain=plain["mean"], test_accuracy_bn=bn["mean"],
         test_accuracy_plain_std=plain["std"], test_accuracy_bn_std=bn["std"],
@@ -159,7 +139,7 @@ def run(r: Run) -> None:
     )  # fmt: skip
 
     classic = cfg.dataset == "cifar10" and len(y) == len(train_ds) and (cfg.epochs, cfg.batch_size) == (25, 32)
-    setup = f"{cfg.dataset}, {len(y):,} training images, {cfg.epochs} epochs, {n_seeds} seeds"
+    setup = f"{cfg.dataset}, {plural(len(y), 'training image')}, {plural(cfg.epochs, 'epoch')}, {n_seeds} seeds"
     note = (
         f"mean over {n_seeds} seeds, same setup as the reference"
         if classic
@@ -167,14 +147,11 @@ def run(r: Run) -> None:
         + (" (images padded to 32x32)" if padded else "")
         + "; the reference is CIFAR-10, all 50,000 images, 25 epochs"
     )
-    r.compare(
-        f"test accuracy, plain CifarCNN (mean of {n_seeds} seeds)", plain["mean"], None,
-        source=REFERENCE_SOURCE, note=f"std {plain['std']:.4f}, min {plain['min']:.4f}, max {plain['max']:.4f}",
-    )  # fmt: skip
-    r.compare(
-        f"test accuracy, batch-norm CifarCNN (mean of {n_seeds} seeds)", bn["mean"], None,
-        source=REFERENCE_SOURCE, note=f"std {bn['std']:.4f}, min {bn['min']:.4f}, max {bn['max']:.4f}",
-    )  # fmt: skip
+    for name, st in (("plain", plain), ("batch-norm", bn)):
+        r.compare(
+            f"test accuracy, {name} CifarCNN (mean of {n_seeds} seeds)", st["mean"], None,
+            source=REFERENCE_SOURCE, note=f"std {st['std']:.4f}, min {st['min']:.4f}, max {st['max']:.4f}",
+        )  # fmt: skip
     r.compare(
         "accuracy gain from batch norm (bn - plain, mean over seeds)", gain["mean"], REFERENCE_GAIN,
         source=REFERENCE_SOURCE,
@@ -182,6 +159,7 @@ def run(r: Run) -> None:
     )  # fmt: skip
 
     sign = "adds" if gain["mean"] >= 0 else "costs"
+    seen = plural(cfg.epochs * len(y), "training image")
     r.section(
         f"Batch norm {sign} **{abs(gain['mean']) * 100:.2f} points** of test accuracy "
         f"({plain['mean']:.4f} → {bn['mean']:.4f}), mean over {n_seeds} seeds; the per-seed gains range from "
@@ -192,7 +170,7 @@ def run(r: Run) -> None:
         f"({speeds['plain']:.0f} training images/s plain, {speeds['bn']:.0f} with batch norm, all seeds together, "
         "per-epoch validation included). "
         "The classic study's +3 points are for CIFAR-10 after 25 full epochs"
-        + ("." if classic else f"; this run sees {cfg.epochs * len(y):,} training images per network instead of "
+        + ("." if classic else f"; this run sees {seen} per network instead of "
            f"25 x 50,000 = 1,250,000" + ("" if cfg.dataset == "cifar10" else f", of {cfg.dataset}")
            + ", so its gain says how much sooner batch norm gets going, not what the classic run ends with.")
     )  # fmt: skip
@@ -211,8 +189,8 @@ def run(r: Run) -> None:
     r.figure(
         fig, "curves.png",
         f"Seed {s0}: loss and accuracy per epoch of the plain (blue) and batch-norm (orange) CifarCNN. Solid: "
-        f"training data, mean over the epoch in training mode (dropout on); dashed: the {len(vy):,} validation "
-        "test images after each epoch, evaluation mode.",
+        f"training data, mean over the epoch in training mode (dropout on); dashed: the "
+        f"{plural(len(vy), 'validation test image')} after each epoch, evaluation mode.",
     )  # fmt: skip
     fig = viz.sweep_curves(
         {"plain": histories["plain"], "batch norm": histories["bn"]}, "val_accuracy",
@@ -220,10 +198,14 @@ def run(r: Run) -> None:
     )  # fmt: skip
     r.figure(
         fig, "sweep.png",
-        f"Validation accuracy ({len(vy):,} test images) after each epoch for seeds {seeds}, trained at once by "
+        f"Validation accuracy ({plural(len(vy), 'test image')}) after each epoch for seeds {seeds}, trained at once by "
         "`fit_many`: the mean over seeds and the band from the worst to the best seed.",
     )  # fmt: skip
-    fig = _seeds_figure(seeds, accs, gains, plain, bn, gain, chance=1 / train_ds.num_classes, classic=classic)
+    fig = sweeps.paired_seeds(
+        seeds, accs["plain"], accs["bn"], names=("plain", "batch norm"), chance=1 / train_ds.num_classes,
+        reference=REFERENCE_GAIN, reference_label="classic: +3 (CIFAR-10, 25 epochs)",
+        gain_title="Batch-norm gain per seed" + ("" if classic else " (shorter setup)"),
+    )  # fmt: skip
     r.figure(
         fig, "seeds.png",
         f"Left: final test accuracy on {test_note} test images, one dot per seed, a grey line joining "
@@ -247,51 +229,11 @@ def _lag_note(histories, steps_per_epoch: int) -> str:
         f"(training mode: batch statistics, dropout on) by more than 0.1, mean over seeds ({shown}), the "
         "likely cause is the moving statistics: evaluation normalises with averages that follow the batch "
         "statistics with momentum 0.99 (the Keras default), about 100 steps' memory, and with "
-        f"{steps_per_epoch} steps an epoch of a network that is still changing fast they lag behind it "
+        f"{plural(steps_per_epoch, 'step')} an epoch of a network that is still changing fast they lag behind it "
         "(the dashed orange curves in `curves.png` and `sweep.png`)."
         + (" This holds at the end too, so the final test accuracy understates the batch-norm network."
            if lagging[-1] == len(train_acc) - 1 else "")
     )  # fmt: skip
-
-
-def _seeds_figure(seeds, accs, gains, plain, bn, gain, *, chance: float, classic: bool):
-    import matplotlib.pyplot as plt
-
-    acc_plain, acc_bn = accs["plain"], accs["bn"]
-    fig, (ax, ax2) = plt.subplots(1, 2, figsize=(9.5, 4), gridspec_kw=dict(width_ratios=(3, 2)))
-    jitter = np.linspace(-0.08, 0.08, len(seeds)) if len(seeds) > 1 else np.zeros(1)
-    for j in range(len(seeds)):
-        ax.plot([jitter[j], 1 + jitter[j]], [acc_plain[j], acc_bn[j]], "-", color="0.7", lw=1, zorder=1)
-    for i, (vals, st, label) in enumerate(((acc_plain, plain, "plain"), (acc_bn, bn, "batch norm"))):
-        text = f"{label}: {st['mean']:.4f} ± {st['std']:.4f}"
-        ax.scatter(i + jitter, vals, s=36, color=f"C{i}", zorder=3, label=text)
-        ax.errorbar(i + 0.25, st["mean"], yerr=st["std"], fmt="D", color=f"C{i}", capsize=5, ms=6, zorder=2)
-    if min(min(acc_plain), min(acc_bn)) < chance + 0.1:
-        ax.axhline(chance, color="0.4", ls="-.", lw=1, label=f"chance ({chance:.2f})")
-    ax.set_xticks([0, 1], ["plain", "batch norm"])
-    ax.set_xlim(-0.5, 1.6)
-    ax.set_ylabel("test accuracy")
-    ax.set_title(f"Final test accuracy per seed ({len(seeds)} seeds)")
-    ax.grid(axis="y", alpha=0.3)
-    ax.legend(fontsize=8, loc="best")
-
-    pts = 100 * np.asarray(gains)
-    ax2.scatter(jitter, pts, s=36, color="C2", zorder=3, label="one seed")
-    ax2.errorbar(0.25, 100 * gain["mean"], yerr=100 * gain["std"], fmt="D", color="C2", capsize=5, ms=6,
-                 label=f"mean ± std: {100 * gain['mean']:+.2f} ± {100 * gain['std']:.2f}")  # fmt: skip
-    for s, xj, p in zip(seeds, jitter, pts):
-        ax2.annotate(f"seed {s}", (xj, p), xytext=(-6, 0), textcoords="offset points", ha="right", va="center",
-                     fontsize=7, color="0.35")  # fmt: skip
-    ax2.axhline(0, color="0.4", ls=":", lw=1)
-    ax2.axhline(100 * REFERENCE_GAIN, color="C3", ls="--", lw=1, label="classic: +3 (CIFAR-10, 25 epochs)")
-    ax2.set_xticks([])
-    ax2.set_xlim(-0.6, 0.6)
-    ax2.set_ylabel("gain from batch norm (accuracy points)")
-    ax2.set_title("Batch-norm gain per seed" + ("" if classic else " (shorter setup)"))
-    ax2.grid(axis="y", alpha=0.3)
-    ax2.legend(fontsize=8, loc="best")
-    fig.tight_layout()
-    return fig
 
 
 @dataclasses.dataclass(frozen=True)

@@ -8,7 +8,7 @@ import pytest
 
 from cnnlab import data
 from cnnlab.studies import batchnorm
-from cnnlab.studies._harness import UsageError, run_study
+from cnnlab.studies._harness import run_study
 from tests.data._files import write_cifar_python
 from tests.experiments._checks import check_run, run_quick
 
@@ -97,17 +97,6 @@ def test_reported_spread_is_numpys_over_the_per_seed_values(quick):
     np.testing.assert_allclose(plain * n_test, np.round(plain * n_test), atol=1e-6)
     report = (out / "report.md").read_text()
     assert f"{m['bn_gain_mean']:.4g}" in report
-
-
-def test_pad_to_centres_images_in_zeros():
-    rng = np.random.default_rng(0)
-    x = rng.integers(1, 256, size=(3, 28, 27, 2), dtype=np.uint8)
-    y = batchnorm.pad_to(x, 32)
-    expected = np.zeros((3, 32, 32, 2), np.uint8)
-    expected[:, 2:30, 2:29, :] = x  # 4 rows: 2 + 2; 5 columns: 2 left, the odd one right (Keras SAME)
-    np.testing.assert_array_equal(y, expected)
-    with pytest.raises(UsageError, match="at most 32x32; the dataset has 33x32"):
-        batchnorm.pad_to(np.zeros((1, 33, 32, 1), np.uint8), 32)
 
 
 def _study(**overrides):
