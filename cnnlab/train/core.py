@@ -143,15 +143,46 @@ def epoch_rows(spec: StepSpec, epoch, shuffle_key):
     return cdata.epoch_indices(key, spec.n, batch_size=spec.batch_size, remainder="drop")[0]
 
 
-def scan_epoch_impl(spec: StepSpec, state: TrainState, epoch, data, shuffle_key, step_key):
-    """One epoch as one ``lax.scan`` of `train_step`: ``(state, (losses, sums))`` per step."""
+# At most about this many progress callbacks per epoch: each costs a trip to the host (about
+# 0.1 ms on a CPU, a stream synchronisation on a GPU), so a long epoch reports every few steps.
+TICKS_PER_EPOCH = 16
+
+
+def scan_epoch_impl(spec: StepSpec, state: TrainState, epoch, data, shuffle_key, step_key, tick=None):
+    """One epoch as one ``lax.scan`` of `train_step`: ``(state, (losses, sums))`` per step.
+
+    ``tick``, when given, is called on the host (``jax.debug.callback``, for a progress bar) with
+    the global step number starting each of about `TICKS_PER_EPOCH` equal chunks of the epoch;
+    it returns nothing into the program, so the numbers are those of the program without it.
+    """
     idx = epoch_rows(spec, epoch, shuffle_key)
     step_ids = epoch * spec.steps + jnp.arange(spec.steps, dtype=jnp.int32)
 
     def body(s, xs):
         return train_step(spec, s, xs[0], xs[1], data, step_key)
 
-    return jax.lax.scan(body, state, (idx, step_ids))
+    if tick is None:
+        return jax.lax.scan(body, state, (idx, step_ids))
+    return _scan_ticking(body, state, (idx, step_ids), tick, -(-spec.steps // TICKS_PER_EPOCH))
+
+
+def _scan_ticking(body, state, xs, tick, every: int):
+    """``lax.scan(body, state, xs)`` as a scan over chunks of ``every`` steps, each first calling
+    ``tick(its first step number)``, then a scan of the steps left over (fewer than ``every``)."""
+    n = xs[1].shape[0]
+    q = n // every
+
+    def chunk(s, c):
+        jax.debug.callback(tick, c[1][0])
+        return jax.lax.scan(body, s, c)
+
+    head = jax.tree.map(lambda a: a[: q * every].reshape(q, every, *a.shape[1:]), xs)
+    state, ys = jax.lax.scan(chunk, state, head)
+    ys = jax.tree.map(lambda a: a.reshape(q * every, *a.shape[2:]), ys)
+    if q * every == n:
+        return state, ys
+    state, rest = jax.lax.scan(body, state, jax.tree.map(lambda a: a[q * every :], xs))
+    return state, jax.tree.map(lambda a, b: jnp.concatenate([a, b]), ys, rest)
 
 
 scan_epoch = jax.jit(scan_epoch_impl, static_argnums=0)
@@ -159,18 +190,15 @@ jit_step = jax.jit(train_step, static_argnums=0)
 jit_rows = jax.jit(epoch_rows, static_argnums=0)
 
 
-def per_step_epoch(spec, state, epoch, data, keys, show):
+def per_step_epoch(spec, state, epoch, data, keys, bar=None):
     """One epoch as a Python loop of jitted steps: the same step function as the scan.
 
     A streaming reader's next batch is read on the host while the device trains on this one.
+    With a `progress.Bar`, the step is compiled under its "compiling" and each step is shown
+    with the epoch's running mean loss; the loop then stops at the first non-finite loss.
     """
     shuffle_key, step_key = keys
     idx = np.asarray(jit_rows(spec, jnp.int32(epoch), shuffle_key))
-    bar = None
-    if show:
-        from tqdm.auto import tqdm
-
-        bar = tqdm(total=spec.steps, unit="step", desc=f"epoch {epoch + 1}", leave=False)
     streaming = not isinstance(data, tuple)
     if streaming:
         from concurrent.futures import ThreadPoolExecutor
@@ -186,20 +214,20 @@ def per_step_epoch(spec, state, epoch, data, keys, show):
                 batch = jax.device_put(pending.result())
                 if s + 1 < spec.steps:
                     pending = pool.submit(data.batch, idx[s + 1])
-                state, (v, b) = jit_step(spec, state, rows, step, batch, step_key)
+                args = (spec, state, rows, step, batch, step_key)
             else:
-                state, (v, b) = jit_step(spec, state, idx[s], step, data, step_key)
+                args = (spec, state, idx[s], step, data, step_key)
+            if bar is not None:
+                bar.compile(jit_step, *args)
+            state, (v, b) = jit_step(*args)
             values.append(v)
             sums.append(b)
             if bar is not None:
-                total += float(v)
-                bar.set_postfix(loss=f"{total / (s + 1):.4g}")
-                bar.update(1)
+                total += float(v)  # the bar synchronises every step anyway
+                bar.advance(int(step) + 1, loss=f"{total / (s + 1):.4g}")
                 if not bool(state.ok):
-                    break  # the bar synchronises every step anyway; stop at the first bad one
+                    break  # stop at the first bad step
     finally:
-        if bar is not None:
-            bar.close()
         if streaming:
             pool.shutdown(wait=True, cancel_futures=True)
     return state, (jnp.stack(values), jax.tree.map(lambda *a: jnp.stack(a), *sums))

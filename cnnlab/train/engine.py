@@ -117,9 +117,13 @@ def fit(
         epoch's mean: a run that diverges while staying finite (a learning rate far too
         high) is not trained on and checkpointed. None turns the check off; it is off
         by itself for losses whose reference value is not positive.
-      verbose: a tqdm bar on stderr when it is a terminal. The scan path advances it once
-        per epoch (the epoch is one dispatch); ``per_step`` once per step with the
-        running loss.
+      verbose: a tqdm bar of training steps on stderr when it is a terminal (off one, nothing:
+        use ``on_epoch`` to log). It reads "compiling" until the program is compiled and then
+        writes how long that took; it counts the steps of the run (the scanned epoch reports
+        them from inside the compiled program, every few steps), its rate and ETA leave the
+        compilation out, and each epoch's numbers show beside it (``per_step``: the running
+        loss). The numbers trained are the same bit for bit with and without it; without a
+        bar the compiled program has no callback in it.
 
     Returns:
       The `History` of all epochs (those restored by ``resume`` included).

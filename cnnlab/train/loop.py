@@ -6,22 +6,23 @@ A *trainer* runs the compiled epochs of one model (`fit`) or of a vmapped stack 
 - stops at a NaN/inf loss, a parameter that went NaN/inf, or a diverging loss (or, with
   ``freeze``, stops only that member at its last good state and trains the others on);
 - writes the history records (training means, validation, timings);
-- shows progress, checkpoints on schedule, calls ``on_epoch`` and stops early when asked.
+- shows progress (`progress.Bar`: steps, on a terminal), checkpoints on schedule, calls
+  ``on_epoch`` and stops early when asked.
 
 The trainer's side is the `Trainer` protocol below. Its arrays carry the members on a leading
 axis on the host: a loss per member and step, sums per member and step.
 """
 
+import contextlib
 import dataclasses
 import math
-import sys
 import time
 from collections.abc import Callable
 from typing import Any, Protocol
 
 import numpy as np
 
-from cnnlab.train import guards
+from cnnlab.train import guards, progress
 from cnnlab.train.checkpoint import Checkpointer
 from cnnlab.train.guards import DivergenceError, NonFiniteLossError
 from cnnlab.train.history import History
@@ -38,10 +39,10 @@ class Trainer(Protocol):
     members: int
     steps: int  # per epoch
     batch_size: int
-    per_step: bool  # shows its own bar of steps
 
-    def epoch(self, state: TrainState, epoch: int, show: bool) -> tuple[TrainState, np.ndarray, dict]:
-        """Trains epoch ``epoch`` (0-based): the state, losses ``(M, steps)``, sums ``{name: (M, steps)}``."""
+    def epoch(self, state: TrainState, epoch: int, bar: "progress.Bar | None") -> tuple[TrainState, np.ndarray, dict]:
+        """Trains epoch ``epoch`` (0-based): the state, losses ``(M, steps)``, sums ``{name: (M, steps)}``.
+        With a bar, it compiles under the bar's "compiling" (`progress.Bar.compile`) and reports its steps."""
 
     def validate(self, state: TrainState) -> dict | None:
         """Validation means ``{name: (M,)}``, or None without validation data."""
@@ -95,18 +96,16 @@ class EpochLoop:
 
     def run(self, state: TrainState, start: int) -> TrainState:
         """Trains epochs ``start`` to ``options.epochs``; the model(s) hold the result."""
-        show = bool(self.options.verbose) and sys.stderr.isatty()
         bar = None
-        if show and not self.trainer.per_step:
-            from tqdm.auto import tqdm
-
-            bar = tqdm(total=self.options.epochs, initial=start, unit="epoch", desc=self.options.fn, leave=True)
-        try:
+        if progress.shown(self.options.verbose):
+            bar = progress.Bar(self.options.fn, self.options.epochs, self.trainer.steps, start)
+        with bar or contextlib.nullcontext():
             for epoch in range(start, self.options.epochs):
-                state, records = self._epoch(state, epoch, show)
                 if bar is not None:
-                    bar.set_postfix(_postfix(records, self.trainer.names))
-                    bar.update(1)
+                    bar.begin(epoch)
+                state, records = self._epoch(state, epoch, bar)
+                if bar is not None:
+                    bar.end(epoch, records, self.trainer.names)
                 saved = self.checkpointing.due(epoch + 1, self.options.epochs)
                 if saved:
                     self._save(state, epoch + 1)
@@ -117,16 +116,13 @@ class EpochLoop:
                     if self.ckpt is not None and not saved:
                         self._save(state, epoch + 1)
                     break
-        finally:
-            if bar is not None:
-                bar.close()
         self.trainer.publish(state)
         return state
 
-    def _epoch(self, state: TrainState, epoch: int, show: bool) -> tuple[TrainState, list[dict]]:
+    def _epoch(self, state: TrainState, epoch: int, bar: "progress.Bar | None") -> tuple[TrainState, list[dict]]:
         t0, before = time.perf_counter(), state
         running = self._running()
-        state, values, sums = self.trainer.epoch(state, epoch, show)
+        state, values, sums = self.trainer.epoch(state, epoch, bar)
         self._nonfinite_steps(state, epoch, values, running)
         records = [self._train_record(j, epoch, sums) for j in range(self.trainer.members)]
         if epoch == 0:
@@ -238,11 +234,3 @@ class EpochLoop:
 def _says_stop(answer) -> bool:
     """An ``on_epoch`` callback's answer: only a boolean True stops training."""
     return isinstance(answer, bool | np.bool_) and bool(answer)
-
-
-def _postfix(records: list[dict], names: list[str]) -> dict:
-    """The bar's numbers: the record of one model; the members' mean (``mean_loss``...) of several."""
-    keys = [k for k in records[0] if k in names or k.startswith("val_")]
-    if len(records) == 1:
-        return {k: f"{records[0][k]:.4g}" for k in keys}
-    return {f"mean_{k}": f"{np.nanmean([r[k] for r in records]):.4g}" for k in keys}

@@ -78,8 +78,9 @@ def fit_many(
       divergence_factor: as for `fit`, per member: a member whose epoch loss exceeds this
         factor times its own lowest so far stops the run (``"raise"``) or that member
         (``"freeze"``).
-      verbose: a tqdm bar on stderr when it is a terminal, once per epoch, showing the
-        members' mean loss and metrics.
+      verbose: as for `fit`: a bar of the steps of the stack (all members step together)
+        on stderr when it is a terminal, "compiling" first, with the members' mean loss and
+        metrics after each epoch; off a terminal nothing.
       on_epoch: called after each epoch with the list of the members' records (copies),
         once they are complete and checkpointed. Returning ``True`` (a bool) stops every
         member after that epoch (early stopping), which is checkpointed if it was not.

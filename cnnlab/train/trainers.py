@@ -12,7 +12,7 @@ import jax.numpy as jnp
 import numpy as np
 from flax import nnx
 
-from cnnlab.train import core, guards
+from cnnlab.train import core, guards, progress
 from cnnlab.train.evaluate import sums_over
 from cnnlab.train.history import History
 from cnnlab.train.inputs import Mesh, replicate
@@ -91,12 +91,14 @@ class OneModel(_FromSpec):
     validation: tuple | None = None  # (data, n, fns, batch_size)
     members: int = 1
 
-    def epoch(self, state, epoch, show):
+    def epoch(self, state, epoch, bar):
         keys = jax.random.fold_in(self.base, 0), jax.random.fold_in(self.base, 1)
         if self.per_step:
-            state, (values, sums) = core.per_step_epoch(self.spec, state, epoch, self.data, keys, show)
+            state, (values, sums) = core.per_step_epoch(self.spec, state, epoch, self.data, keys, bar)
         else:
-            state, (values, sums) = core.scan_epoch(self.spec, state, jnp.int32(epoch), self.data, *keys)
+            state, (values, sums) = _run(
+                core.scan_epoch, _ticking_epoch, bar, self.spec, state, epoch, self.data, *keys
+            )
         return state, np.asarray(values)[None], {k: np.asarray(v)[None] for k, v in sums.items()}
 
     def validate(self, state):
@@ -175,13 +177,30 @@ def resume_stack(loop: EpochLoop, state: TrainState) -> tuple[TrainState, int]:
     return TrainState(stored["params"], state.rng_keys, stored["rest"], stored["opt_state"], ok), int(meta["epoch"])
 
 
+def _many_epoch_impl(spec, state, epoch, data, shuffle_keys, step_keys, tick=None):
+    """One epoch of every member: `fit`'s scanned epoch, vmapped over the members' leading axis.
+
+    The step number is the same for every member (not batched), so ``tick`` runs once for the stack, not per member.
+    """
+    epoch_fn = functools.partial(core.scan_epoch_impl, spec, tick=tick)
+    return jax.vmap(epoch_fn, in_axes=(0, None, None, 0, 0))(state, epoch, data, shuffle_keys, step_keys)
+
+
 # Module-level and keyed on the static spec (as `fit`'s own jitted epoch), so a second
 # `fit_many` of the same architecture, optimizer and data shape reuses the compiled program.
-@functools.partial(jax.jit, static_argnums=0)
-def _many_epoch(spec, state, epoch, data, shuffle_keys, step_keys):
-    """One epoch of every member: `fit`'s scanned epoch, vmapped over the members' leading axis."""
-    epoch_fn = functools.partial(core.scan_epoch_impl, spec)
-    return jax.vmap(epoch_fn, in_axes=(0, None, None, 0, 0))(state, epoch, data, shuffle_keys, step_keys)
+_many_epoch = jax.jit(_many_epoch_impl, static_argnums=0)
+# The same epochs reporting each step to the progress bar: compiled only when a bar is shown.
+_ticking_epoch = jax.jit(functools.partial(core.scan_epoch_impl, tick=progress.tick), static_argnums=0)
+_ticking_many_epoch = jax.jit(functools.partial(_many_epoch_impl, tick=progress.tick), static_argnums=0)
+
+
+def _run(plain, ticking, bar, spec, state, epoch, *rest):
+    """One scanned epoch: ``plain`` without a bar; with one, ``ticking``, compiled under its "compiling"."""
+    args = (spec, state, jnp.int32(epoch), *rest)
+    if bar is None:
+        return plain(*args)
+    bar.compile(ticking, *args)
+    return ticking(*args)
 
 
 @functools.partial(jax.jit, static_argnums=(0, 1, 2))
@@ -214,7 +233,6 @@ class Stack(_FromSpec):
     data: Any  # (x, y) on the device
     config: dict
     validation: tuple | None = None  # (data, n, fns, batch_size)
-    per_step: bool = False
 
     def __post_init__(self):
         bases = [jax.random.key(s) for s in self.seeds]
@@ -224,8 +242,10 @@ class Stack(_FromSpec):
     def members(self) -> int:
         return len(self.seeds)
 
-    def epoch(self, state, epoch, show):
-        state, (values, sums) = _many_epoch(self.spec, state, jnp.int32(epoch), self.data, *self.keys)
+    def epoch(self, state, epoch, bar):
+        state, (values, sums) = _run(
+            _many_epoch, _ticking_many_epoch, bar, self.spec, state, epoch, self.data, *self.keys
+        )
         return state, np.asarray(values), {k: np.asarray(v) for k, v in sums.items()}
 
     def validate(self, state):
