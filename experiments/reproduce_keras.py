@@ -25,7 +25,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from ._config import StudyConfig, setting
-from ._harness import Run, Study, UsageError, main
+from ._harness import Run, Study, UsageError, main, plural
 
 
 def _require_frameworks():
@@ -52,91 +52,6 @@ def _require_frameworks():
     return keras, torch
 
 
-def keras_conv_autoencoder(keras):
-    """The convolutional autoencoder of "Building Autoencoders in Keras" (Chollet, 2016), in Keras 3."""
-    L = keras.layers
-    inp = keras.Input((28, 28, 1))
-    x = L.Conv2D(16, (3, 3), activation="relu", padding="same")(inp)
-    x = L.MaxPooling2D((2, 2), padding="same")(x)
-    x = L.Conv2D(8, (3, 3), activation="relu", padding="same")(x)
-    x = L.MaxPooling2D((2, 2), padding="same")(x)
-    x = L.Conv2D(8, (3, 3), activation="relu", padding="same")(x)
-    encoded = L.MaxPooling2D((2, 2), padding="same")(x)
-    x = L.Conv2D(8, (3, 3), activation="relu", padding="same")(encoded)
-    x = L.UpSampling2D((2, 2))(x)
-    x = L.Conv2D(8, (3, 3), activation="relu", padding="same")(x)
-    x = L.UpSampling2D((2, 2))(x)
-    x = L.Conv2D(16, (3, 3), activation="relu")(x)
-    x = L.UpSampling2D((2, 2))(x)
-    decoded = L.Conv2D(1, (3, 3), activation="sigmoid", padding="same")(x)
-    return keras.Model(inp, decoded)
-
-
-def keras_mnist_cnn(keras):
-    """The small MNIST CNN of the Keras tutorials, returning logits."""
-    L = keras.layers
-    return keras.Sequential(
-        [
-            keras.Input((28, 28, 1)),
-            L.Conv2D(32, 3, padding="same", activation="relu"),
-            L.MaxPooling2D(2),
-            L.Conv2D(16, 3, padding="same", activation="relu"),
-            L.MaxPooling2D(2),
-            L.Flatten(),
-            L.Dense(10),
-        ]
-    )
-
-
-def torch_lenet5(torch):
-    """LeNet-5 in PyTorch (NCHW); `padding=2` is Keras's SAME for a 5x5 stride-1 convolution."""
-    T = torch.nn
-    return T.Sequential(
-        T.Conv2d(1, 6, 5, padding=2), T.Tanh(), T.AvgPool2d(2),
-        T.Conv2d(6, 16, 5), T.Tanh(), T.AvgPool2d(2), T.Flatten(),
-        T.Linear(400, 120), T.Tanh(), T.Linear(120, 84), T.Tanh(), T.Linear(84, 10),
-    )  # fmt: skip
-
-
-def _softmax(z):
-    e = np.exp(z - z.max(axis=-1, keepdims=True))
-    return e / e.sum(axis=-1, keepdims=True)
-
-
-def _figure_autoencoder(x, keras_rec, ours_rec, n=10):
-    import matplotlib.pyplot as plt
-
-    fig, axes = plt.subplots(3, n, figsize=(n * 1.1, 3.6))
-    for row, (title, imgs) in enumerate([("original", x), ("Keras", keras_rec), ("cnnlab", ours_rec)]):
-        for i in range(n):
-            ax = axes[row, i]
-            ax.imshow(imgs[i, :, :, 0], cmap="gray", vmin=0, vmax=1)
-            ax.set_xticks([]), ax.set_yticks([])
-        axes[row, 0].set_ylabel(title)
-    fig.suptitle("ConvAutoencoder: Keras reconstructions and cnnlab's with the same weights")
-    fig.tight_layout()
-    return fig
-
-
-def _figure_classifiers(x, labels, rows, n=10):
-    """Test digits with each pair's predicted class and probability, reference vs cnnlab."""
-    import matplotlib.pyplot as plt
-
-    fig, axes = plt.subplots(len(rows), n, figsize=(n * 1.2, 2.2 * len(rows)))
-    for r, (name, p_ref, p_ours) in enumerate(rows):
-        for i in range(n):
-            ax = axes[r, i]
-            ax.imshow(x[i, :, :, 0], cmap="gray", vmin=0, vmax=1)
-            k, c = int(p_ref[i].argmax()), int(p_ours[i].argmax())
-            ax.set_title(f"{k} {p_ref[i, k]:.4f}\n{c} {p_ours[i, c]:.4f}", fontsize=7)
-            ax.set_xlabel(f"label {labels[i]}", fontsize=7)
-            ax.set_xticks([]), ax.set_yticks([])
-        axes[r, 0].set_ylabel(name, fontsize=8)
-    fig.suptitle("Predicted class and probability: reference framework (upper line) vs cnnlab (lower)", fontsize=9)
-    fig.tight_layout()
-    return fig
-
-
 def run(r: Run) -> None:
     """Train in Keras and PyTorch, transfer the weights, compare the outputs on test images."""
     keras, torch = _require_frameworks()
@@ -147,7 +62,9 @@ def run(r: Run) -> None:
 
     from cnnlab import data, models
     from cnnlab.interop import keras as kio
+    from cnnlab.interop import reference as ref
     from cnnlab.interop import torch as tio
+    from cnnlab.viz import agreement
 
     cfg = r.cfg
     train, test = r.data("train"), r.data("test")
@@ -168,8 +85,8 @@ def run(r: Run) -> None:
     probabilities = nnx.jit(lambda m, x: m.probabilities(x))
 
     # 1. The Keras blog's autoencoder: train in Keras, save .weights.h5, load into cnnlab.
-    r.log(f"training the Keras blog's autoencoder in Keras ({epochs} epochs of {len(tr)} digits)")
-    k_ae = keras_conv_autoencoder(keras)
+    r.log(f"training the Keras blog's autoencoder in Keras ({plural(epochs, 'epoch')} of {plural(len(tr), 'digit')})")
+    k_ae = ref.keras_conv_autoencoder(keras)
     k_ae.compile(optimizer=keras.optimizers.Adam(lr), loss="binary_crossentropy")
     hist = k_ae.fit(x_train, x_train, **fit)
     weights_file = r.out / "conv_autoencoder.weights.h5"
@@ -182,7 +99,7 @@ def run(r: Run) -> None:
 
     # 2. The Keras tutorial CNN: train in Keras, load from the model object.
     r.log("training the Keras tutorial's MNIST CNN in Keras")
-    k_cnn = keras_mnist_cnn(keras)
+    k_cnn = ref.keras_mnist_cnn(keras)
     k_cnn.compile(
         optimizer=keras.optimizers.Adam(lr),
         loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
@@ -191,25 +108,18 @@ def run(r: Run) -> None:
     k_cnn.fit(x_train, y_train, **fit)
     cnn = models.MnistCNN(rngs=nnx.Rngs(r.seed))
     kio.load_weights(cnn, k_cnn)
-    p_keras = _softmax(np.asarray(k_cnn.predict(x_test, batch_size=batch_size, verbose=0), np.float64))
+    p_keras = ref.softmax(np.asarray(k_cnn.predict(x_test, batch_size=batch_size, verbose=0), np.float64))
     p_cnn = np.asarray(probabilities(cnn, jnp.asarray(x_test)))
     cnn_diff = float(np.max(np.abs(p_keras - p_cnn)))
 
     # 3. LeNet-5 in PyTorch: train with Adam, load its state_dict (OIHW kernels, NCHW flatten).
     r.log("training LeNet-5 in PyTorch")
-    t_lenet = torch_lenet5(torch)
-    opt = torch.optim.Adam(t_lenet.parameters(), lr=lr)
-    xt, yt = torch.from_numpy(x_train.transpose(0, 3, 1, 2).copy()), torch.from_numpy(y_train)
-    gen = torch.Generator().manual_seed(r.seed)
-    for _ in range(epochs):
-        for idx in torch.randperm(len(xt), generator=gen).split(batch_size):
-            opt.zero_grad()
-            loss = torch.nn.functional.cross_entropy(t_lenet(xt[idx]), yt[idx])
-            loss.backward()
-            opt.step()
-    t_lenet.eval()
+    t_lenet = ref.train_torch_classifier(
+        torch, ref.torch_lenet5(torch), x_train, y_train, epochs=epochs, batch_size=batch_size, learning_rate=lr,
+        seed=r.seed,
+    )  # fmt: skip
     with torch.no_grad():
-        p_torch = _softmax(t_lenet(torch.from_numpy(x_test.transpose(0, 3, 1, 2).copy())).double().numpy())
+        p_torch = ref.softmax(t_lenet(torch.from_numpy(x_test.transpose(0, 3, 1, 2).copy())).double().numpy())
     lenet = models.LeNet5(rngs=nnx.Rngs(r.seed))
     tio.load_state_dict(lenet, t_lenet.state_dict())
     p_lenet = np.asarray(probabilities(lenet, jnp.asarray(x_test)))
@@ -259,21 +169,28 @@ def run(r: Run) -> None:
         note="the PyTorch model, same weights",
     )
     r.section(
-        f"Each model was trained briefly in its own framework ({epochs} epoch(s), Adam {lr}, batch {batch_size}, "
-        f"{len(tr)} training images; seed {r.seed}), its weights moved into the cnnlab model with "
-        f"`cnnlab.interop`, and both evaluated on {len(te)} test images. The claim is that the two compute the "
+        f"Each model was trained briefly in its own framework ({plural(epochs, 'epoch')}, Adam {lr}, "
+        f"batch {batch_size}, {plural(len(tr), 'training image')}; seed {r.seed}), its weights moved into the cnnlab "
+        f"model with `cnnlab.interop`, and both evaluated on {plural(len(te), 'test image')}. The claim is that the "
+        "two compute the "
         f"same function: every output agrees to the tolerance ({within} it here). After the transfer both give "
         f"test accuracy {np.mean(p_cnn.argmax(-1) == y_test):.3f} (MnistCNN) and "
         f"{np.mean(p_lenet.argmax(-1) == y_test):.3f} (LeNet5). The Keras weights file is kept beside this report "
         f"as `conv_autoencoder.weights.h5`."
     )
     r.figure(
-        _figure_autoencoder(x_test, k_rec, o_rec),
+        agreement.reconstructions(
+            x_test,
+            k_rec,
+            o_rec,
+            names=("Keras", "cnnlab"),
+            title="ConvAutoencoder: Keras reconstructions and cnnlab's with the same weights",
+        ),  # fmt: skip
         "autoencoder.png",
         "Originals (top), the Keras autoencoder's reconstructions, and cnnlab's with the same weights.",
     )
     r.figure(
-        _figure_classifiers(x_test, y_test, [("MnistCNN\nKeras/cnnlab", p_keras, p_cnn),
+        agreement.predictions(x_test, y_test, [("MnistCNN\nKeras/cnnlab", p_keras, p_cnn),
                                              ("LeNet5\nPyTorch/cnnlab", p_torch, p_lenet)]),
         "classifiers.png",
         "Predicted class and probability on test images: reference framework (upper line) above cnnlab (lower).",
