@@ -32,7 +32,7 @@ from typing import Literal
 import numpy as np
 
 from ._config import StudyConfig, setting
-from ._harness import Run, Study, main
+from ._harness import Run, Study, main, plural
 
 #: The Keras blog's number: "The model converges to a loss of 0.094" (50 epochs, full MNIST).
 BLOG_LOSS = 0.094
@@ -61,7 +61,9 @@ def pick_per_class(labels, per_class: int, seed: int) -> np.ndarray:
     for k in np.unique(labels):
         where = np.flatnonzero(labels == k)
         if len(where) < per_class:
-            raise ValueError(f"pick_per_class: class {k} has {len(where)} examples; per_class={per_class} needs more")
+            raise ValueError(
+                f"pick_per_class: class {k} has {plural(len(where), 'example')}; per_class={per_class} needs more"
+            )
         out.append(np.sort(rng.choice(where, per_class, replace=False)))
     return np.concatenate(out)
 
@@ -117,12 +119,14 @@ def run(r: Run) -> None:
     setup = (
         "same data and epochs as the blog"
         if n >= 60000 and r.cfg.epochs == 50 and n_train is None
-        else f"{len(x_train):,} training digits x {r.cfg.epochs} epochs = {r.metrics['steps']:,} steps of "
+        else f"{plural(len(x_train), 'training digit')} x {plural(r.cfg.epochs, 'epoch')} = "
+        f"{plural(r.metrics['steps'], 'step')} of "
         f"{r.cfg.batch_size}; the blog: 60,000 x 50 epochs = 23,450 steps"
     )
     source = "Keras blog, Building Autoencoders in Keras (2016): 'The model converges to a loss of 0.094'"
     r.compare(
-        f"test binary cross-entropy after {r.cfg.epochs} epochs", result["loss"], BLOG_LOSS if on_mnist else None,
+        f"test binary cross-entropy after {plural(r.cfg.epochs, 'epoch')}", result["loss"],
+        BLOG_LOSS if on_mnist else None,
         source=source,
         note=f"{setup}; Adadelta lr {r.cfg.learning_rate} (Keras 2 default was 1.0). The blog does not say "
         "whether 0.094 is the training or the validation loss (both are printed, on 60,000 / 10,000 digits).",
@@ -159,7 +163,8 @@ def run(r: Run) -> None:
     fig = viz.image_rows(
         [("original", x_test[first]), ("reconstruction", recon[first]),
          ("original", x_test[second]), ("reconstruction", recon[second])],
-        titles=names, title=f"ConvAutoencoder: test digits and their reconstructions after {r.cfg.epochs} epochs",
+        titles=names,
+        title=f"ConvAutoencoder: test digits and their reconstructions after {plural(r.cfg.epochs, 'epoch')}",
     )  # fmt: skip
     r.figure(
         fig,

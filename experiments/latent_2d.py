@@ -26,7 +26,7 @@ from typing import Literal
 import numpy as np
 
 from ._config import StudyConfig, setting
-from ._harness import Run, Study, main
+from ._harness import Run, Study, main, plural
 
 REFERENCE_TRAIN_MSE = 0.0281
 SOURCE = "classic course notebook: StridedAutoencoder on digits 1, 5, 6 of full MNIST, Adam, 10 epochs"
@@ -88,15 +88,16 @@ def run(r: Run) -> None:
         latent_min=z_test.min(0), latent_max=z_test.max(0),
     )  # fmt: skip
     r.compare(
-        f"training MSE after {cfg.epochs} epochs", history["loss"][-1],
+        f"training MSE after {plural(cfg.epochs, 'epoch')}", history["loss"][-1],
         REFERENCE_TRAIN_MSE if cfg.dataset == "mnist" else None, source=SOURCE,
         note="same data as the reference" if full else (
-            f"{len(train_ds):,} training digits, not about 18,000: {steps:,} steps of {cfg.batch_size}"
+            f"{plural(len(train_ds), 'training digit')}, not about 18,000: {plural(steps, 'step')} of {cfg.batch_size}"
         ),
     )  # fmt: skip
     r.compare(
         "test MSE", test_mse, None, source="not reported by the notebook",
-        note=f"{len(test_ds):,} test digits of the three classes; drawing the mean digit scores {mean_image_mse:.4f}",
+        note=f"{plural(len(test_ds), 'test digit')} of the three classes; "
+        f"drawing the mean digit scores {mean_image_mse:.4f}",
     )  # fmt: skip
     r.compare(
         "nearest-class-centre accuracy in the 2-D latent", centroid_acc, None, source="ours (chance: 1/3)",
@@ -147,9 +148,10 @@ def run(r: Run) -> None:
     fig = viz.compare_histories({"StridedAutoencoder": history}, ("loss",), title="Mean squared error per epoch")
     r.figure(fig, "curves.png", "Training MSE (solid, mean over each epoch) and test MSE after each epoch (dashed).")
 
-    scatter_note = "" if len(shown) == cfg.n_scatter else f" (all {len(shown)} test digits of these classes)"
+    scatter_note = "" if len(shown) == cfg.n_scatter else f" (all {plural(len(shown), 'test digit')} of these classes)"
     r.section(
-        f"Two numbers per digit: the test codes{scatter_note} of the {len(classes)} digits fall into regions of "
+        f"Two numbers per digit: the test codes{scatter_note} of the {plural(len(classes), 'digit')} fall into "
+        "regions of "
         f"the plane, although the autoencoder never saw a label: a nearest-centre rule on the codes labels "
         f"{centroid_acc:.1%} of the test digits correctly (chance is 33%). The stars are new points, not codes "
         "of any image: near a class centre the decoder draws a typical digit of that class, and beyond the "

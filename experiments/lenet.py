@@ -36,7 +36,7 @@ from typing import Literal
 import numpy as np
 
 from ._config import StudyConfig, setting
-from ._harness import Run, Study, UsageError, main
+from ._harness import Run, Study, UsageError, main, plural
 
 #: Default epochs per dataset (both models), chosen to fit ~10-15 minutes on 2 CPU cores.
 EPOCHS = {"mnist": 15, "fashion_mnist": 4}
@@ -109,26 +109,26 @@ def run(r: Run) -> None:
 
     n_train = len(y_train)
     full = dataset == "mnist" and n_train >= 60000
-    data_note = "same data as the reference" if full else f"{n_train:,} training images, not 60,000"
+    data_note = "same data as the reference" if full else f"{plural(n_train, 'training image')}, not 60,000"
     if dataset == "mnist":
         at = min(REFERENCE_EPOCHS, epochs)
         r.compare(
-            f"LeNet5 test accuracy after {at} epochs", h_lenet["val_accuracy"][at - 1], 0.987,
+            f"LeNet5 test accuracy after {plural(at, 'epoch')}", h_lenet["val_accuracy"][at - 1], 0.987,
             source="classic Keras LeNet-5 tutorial (validation accuracy after 10 epochs, full MNIST)",
-            note=data_note + ("" if at == REFERENCE_EPOCHS else f"; {at} epochs, not 10"),
+            note=data_note + ("" if at == REFERENCE_EPOCHS else f"; {plural(at, 'epoch')}, not 10"),
         )  # fmt: skip
     else:
         r.compare(
-            f"LeNet5 test accuracy after {epochs} epochs", results["lenet5"]["accuracy"], None,
+            f"LeNet5 test accuracy after {plural(epochs, 'epoch')}", results["lenet5"]["accuracy"], None,
             source="classic Keras LeNet-5 tutorial (MNIST only)", note="Fashion-MNIST: no published reference",
         )  # fmt: skip
     goal = GOALS.get(dataset)
     if dataset == "mnist":
         note = data_note + ("" if full else "; the goal is for full MNIST (pass --data-dir with its IDX files)")
     else:
-        note = f"{epochs} epochs to fit ~15 min on 2 CPU cores; Deotte's recipe trains ~45 (--epochs 45)"
+        note = f"{plural(epochs, 'epoch')} to fit ~15 min on 2 CPU cores; Deotte's recipe trains ~45 (--epochs 45)"
     r.compare(
-        f"LeNet5Improved test accuracy after {epochs} epochs", results["lenet5_improved"]["accuracy"],
+        f"LeNet5Improved test accuracy after {plural(epochs, 'epoch')}", results["lenet5_improved"]["accuracy"],
         None if goal is None else f">= {goal}", source="cnnlab's goal", note=note,
     )  # fmt: skip
 
@@ -142,8 +142,8 @@ def run(r: Run) -> None:
         )
     ]  # fmt: skip
     r.section(
-        f"Test accuracy on the {len(test_ds.labels):,} test images of {dataset} after training on "
-        f"{n_train:,} images, batch {cfg.batch_size}:\n\n"
+        f"Test accuracy on the {plural(len(test_ds.labels), 'test image')} of {dataset} after training on "
+        f"{plural(n_train, 'image')}, batch {cfg.batch_size}:\n\n"
         "| model | parameters | epochs | optimizer, schedule, augmentation | test accuracy | test loss | "
         "training time (s) |\n| --- | --- | --- | --- | --- | --- | --- |\n" + "\n".join(rows)
     )
@@ -156,7 +156,7 @@ def run(r: Run) -> None:
             + (f"; above 0.9 from epoch {late}" if late else "")
             + ") while its training accuracy climbs. Evaluation uses batch norm's running statistics "
             "(momentum 0.99, Keras's default), which trail the batch statistics while the weights change "
-            f"fast: with {len(y_train) // cfg.batch_size} steps per epoch they take several epochs to "
+            f"fast: with {plural(len(y_train) // cfg.batch_size, 'step')} per epoch they take several epochs to "
             "catch up (checked separately: after 3 epochs on 1,024 digits the network scored 0.907 with "
             "batch statistics and 0.100 with the running ones). The running statistics are what a "
             "deployed model uses, so the curve is shown as it is."

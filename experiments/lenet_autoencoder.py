@@ -26,7 +26,7 @@ from typing import Literal
 import numpy as np
 
 from ._config import StudyConfig, setting
-from ._harness import Run, Study, main
+from ._harness import Run, Study, main, plural
 
 SOURCE = "classic course notebook: LeNet autoencoders, 10-d code, MAE, 10 epochs, full MNIST"
 #: tag -> (label, model class name, loss, reference validation MAE)
@@ -58,11 +58,11 @@ def run(r: Run) -> None:
     if cfg.train_examples is not None and cfg.train_examples < len(x):
         # A random subset: the offline MNIST subset is ordered by digit.
         x = x[np.sort(rng.choice(len(x), cfg.train_examples, replace=False))]
-        r.log(f"training on a random {len(x)} of the {len(train_ds)} training images")
+        r.log(f"training on a random {len(x)} of the {plural(len(train_ds), 'training image')}")
     if cfg.dataset != "mnist":
         setup = f"{cfg.dataset}: the reference is for MNIST"
     else:
-        setup = "same data as the reference" if len(x) >= 60000 else f"{len(x):,} training digits, not 60,000"
+        setup = "same data as the reference" if len(x) >= 60000 else f"{plural(len(x), 'training digit')}, not 60,000"
 
     # Two reconstructions that ignore the code: all black, and the mean training digit.
     pixels = np.asarray(data.to_float(xt))
@@ -97,7 +97,7 @@ def run(r: Run) -> None:
             f"{tag}_background_visible": float((recon[background] > 0.05).mean()),
         })  # fmt: skip
         r.compare(
-            f"validation MAE, {label} ({cfg.latent_dim}-d), {cfg.epochs} epochs", val_mae,
+            f"validation MAE, {label} ({cfg.latent_dim}-d), {plural(cfg.epochs, 'epoch')}", val_mae,
             ref if cfg.dataset == "mnist" else None, source=SOURCE if ref is not None else "not in the notebook",
             note=setup + (scale_note if ref is not None else "; the same network as the next row, trained with MSE")
             if cfg.dataset == "mnist" else setup,

@@ -12,7 +12,7 @@ from typing import Literal
 import numpy as np
 
 from ._config import StudyConfig, setting
-from ._harness import Run, Study, main
+from ._harness import Run, Study, main, plural
 
 
 def run(r: Run) -> None:
@@ -42,9 +42,11 @@ def run(r: Run) -> None:
     )  # fmt: skip
     full = r.data_info.get("n_train", 0) >= 60000
     r.compare(
-        f"test accuracy after {r.cfg.epochs} epochs", result["accuracy"],
+        f"test accuracy after {plural(r.cfg.epochs, 'epoch')}", result["accuracy"],
         0.982 if r.cfg.dataset == "mnist" else None, source="Keras MNIST convnet example (5 epochs, full MNIST)",
-        note="same data as the reference" if full else f"trained on {r.data_info.get('n_train')} images, not 60,000",
+        note="same data as the reference"
+        if full
+        else f"trained on {plural(r.data_info.get('n_train'), 'image')}, not 60,000",
     )  # fmt: skip
 
     fig = viz.compare_histories({"MnistCNN": history}, ("loss", "accuracy"), title="MnistCNN: training and test curves")
