@@ -172,6 +172,10 @@ def main(argv=None) -> int:
         return _run(argv[1:])
     if argv and argv[0] == "report":
         return _report(argv[1:])
+    if argv and argv[0] == "latent":
+        from cnnlab.latent import commands
+
+        return commands.main(argv[1:])
     parser = argparse.ArgumentParser(prog="cnnlab", description="cnnlab: classic CNNs in JAX.")
     parser.add_argument("-V", "--version", action="version", version=_version())
     sub = parser.add_subparsers(dest="command", required=True)
@@ -180,6 +184,7 @@ def main(argv=None) -> int:
     sub.add_parser("list", help="the experiments, one line each")
     sub.add_parser("run", help="run an experiment: cnnlab run NAME [--quick] ... (cnnlab run NAME --help)")
     sub.add_parser("report", help="rebuild docs/RESULTS.md from the results folders")
+    sub.add_parser("latent", help="latent figures from a saved run: cnnlab latent RUN interpolate|grid|sample|encode")
     summ = sub.add_parser(
         "summary",
         help="a model's per-layer table (layer, output shape, parameters), as Keras's model.summary() prints it",

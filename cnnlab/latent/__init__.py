@@ -4,7 +4,9 @@ Encode a dataset and decode any codes (`encode`, `decode`, batched and jit-compi
 paths between codes (`lerp`, `slerp`); pixel-space against latent-space interpolation of
 two images (`interpolate_pixels`, `interpolate_latent`); the decoded grid over a 2-D latent
 (`latent_grid`); class-conditional Gaussians to sample new codes from (`class_stats`,
-`sample_class`). See ``docs/latent.md``. Every public name is listed here.
+`sample_class`). See ``docs/latent.md``. Every public name is listed here. The command line
+``cnnlab latent RUN interpolate|grid|sample|encode`` (`cnnlab.latent.commands`, imported on
+its own) runs these on the models a saved run kept.
 """
 
 from cnnlab.latent.codes import decode as decode

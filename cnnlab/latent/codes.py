@@ -1,5 +1,6 @@
 """Through an autoencoder: encode datasets, decode codes, interpolate two images, decode a 2-D grid."""
 
+import functools
 from typing import Literal
 
 import jax
@@ -7,9 +8,9 @@ import jax.numpy as jnp
 import numpy as np
 from flax import nnx
 
+from cnnlab import models
 from cnnlab.data import to_float
 from cnnlab.latent.paths import lerp, slerp
-from cnnlab.train.core import apply_batched
 
 __all__ = ["decode", "encode", "interpolate_latent", "interpolate_pixels", "latent_grid"]
 
@@ -19,16 +20,32 @@ def _scale(a: jax.Array) -> jax.Array:
     return to_float(a) if a.dtype == jnp.uint8 else a
 
 
+@functools.partial(jax.jit, static_argnames=("fn", "batch_size"))
+def _map_batched(fn, params, x, *, batch_size: int):
+    """``fn(params, batch)`` over ``x`` in batches, one compiled ``lax.map``; uint8 scaled to [0, 1].
+
+    ``fn`` is a pure function from `cnnlab.models.decoder`/`encoder`, one object per model
+    graph, so models of one architecture share the compiled program. The last batch is padded
+    with copies of the first example and the padding dropped, as `train.core.apply_batched` does.
+    """
+    n = x.shape[0]
+    pad = -n % batch_size
+    xp = jnp.concatenate([x, jnp.broadcast_to(x[:1], (pad, *x.shape[1:]))]) if pad else x
+    out = jax.lax.map(lambda b: fn(params, _scale(b)), xp.reshape((-1, batch_size, *x.shape[1:])))
+    return jax.tree.map(lambda o: o.reshape((-1, *o.shape[2:]))[:n], out)
+
+
 def _batched(fn: str, model: nnx.Module, method: str, x, batch_size: int) -> jax.Array:
-    """Runs ``model.<method>`` (in evaluation mode) over ``x`` in batches; model errors name ``fn``."""
+    """``model.<method>`` in evaluation mode over ``x`` in batches, through the pure function of
+    `cnnlab.models.encoder`/`decoder` (built from an evaluation-mode copy; ``model`` keeps its
+    mode); model errors name ``fn``."""
     if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
         raise ValueError(f"{fn}: batch_size must be a positive int; got {batch_size!r}")
-    if not callable(getattr(model, method, None)):
+    if not isinstance(model, nnx.Module) or not callable(getattr(model, method, None)):
         raise TypeError(f"{fn}: model must have a {method}() method (an autoencoder); got {type(model).__name__}")
-    model.eval()  # BatchNorm's running statistics, no Dropout: codes do not depend on the batch
-    graphdef, state = nnx.split(model)
+    apply, params = (models.encoder if method == "encode" else models.decoder)(model)
     try:
-        return apply_batched(graphdef, (state,), x, method=method, batch_size=min(batch_size, x.shape[0]))
+        return _map_batched(apply, params, x, batch_size=min(batch_size, x.shape[0]))
     except (ValueError, TypeError) as e:
         kind = TypeError if isinstance(e, TypeError) else ValueError
         raise kind(f"{fn}: {type(model).__name__}.{method} cannot take {x.shape} {x.dtype}: {e}") from e
@@ -36,6 +53,9 @@ def _batched(fn: str, model: nnx.Module, method: str, x, batch_size: int) -> jax
 
 def encode(model: nnx.Module, images, *, batch_size: int = 256) -> jax.Array:
     """The latent codes of a dataset: ``model.encode`` in evaluation mode, batch by batch, jit-compiled.
+
+    Runs the pure ``encode`` of `cnnlab.models.encoder` (an evaluation-mode copy of the model:
+    ``model`` itself keeps its mode).
 
     Args:
       model: an autoencoder (``encode``/``decode`` methods, e.g. `cnnlab.models.StridedAutoencoder`).
@@ -67,6 +87,9 @@ def encode(model: nnx.Module, images, *, batch_size: int = 256) -> jax.Array:
 
 def decode(model: nnx.Module, z, *, batch_size: int = 256) -> jax.Array:
     """Images from latent codes: ``model.decode`` in evaluation mode, batch by batch, jit-compiled.
+
+    Runs the pure ``decode`` of `cnnlab.models.decoder`, as `interpolate_latent` and
+    `latent_grid` do; ``model`` itself keeps its mode.
 
     Args:
       model: an autoencoder.

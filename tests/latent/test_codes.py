@@ -11,7 +11,7 @@ import pytest
 from flax import nnx
 
 from cnnlab import latent, models
-from cnnlab.train.core import apply_batched
+from cnnlab.latent import codes
 
 H, W, C = 6, 5, 1
 
@@ -200,7 +200,7 @@ def test_jit_cache_reused():
     model, _, _ = _model()
     x = _images(5)
     latent.encode(model, x)
-    before = apply_batched._cache_size()
+    before = codes._map_batched._cache_size()
     latent.encode(model, x)
     latent.encode(_model(seed=9)[0], x)  # other weights, same graph: the same program
-    assert apply_batched._cache_size() == before
+    assert codes._map_batched._cache_size() == before
