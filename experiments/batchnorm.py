@@ -72,9 +72,7 @@ def run(r: Run) -> None:
     from cnnlab.viz import sweeps
 
     cfg = r.cfg
-    n_seeds = cfg.n_seeds
-    if not isinstance(n_seeds, int) or n_seeds < 2:
-        raise UsageError(f"batchnorm: n_seeds must be an int >= 2 (a spread needs two seeds); got {n_seeds!r}")
+    n_seeds = cfg.n_seeds  # at least 2, as its Config says: a spread needs two seeds
     seeds = [r.seed + i for i in range(n_seeds)]
 
     train_ds, test_ds = r.data("train"), r.data("test")
@@ -250,7 +248,10 @@ class Config(StudyConfig):
     val_size: int | None = setting(2000, "test images for the per-epoch validation curves (None: all)", minimum=1)
     test_size: int | None = setting(None, "test images for the final accuracies (None: all)", minimum=1)
     subset_seed: int = setting(0, "draws the subsets, the same for every seed and both networks", minimum=0)
-    n_seeds: int = setting(3, "seeds --seed, --seed + 1, ...; trained at once by fit_many", minimum=1)
+    n_seeds: int = setting(3, "seeds --seed, --seed + 1, ...; trained at once by fit_many (a spread needs 2)",
+                           minimum=2)  # fmt: skip
+        3, "seeds --seed, --seed + 1, ...; trained at once by fit_many (a spread needs 2)", minimum=2
+    )
 
 
 STUDY = Study(

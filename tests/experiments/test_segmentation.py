@@ -3,8 +3,8 @@
 The canvases are tested in tests/data/test_canvases.py, the IoU and pixel accuracy in tests/test_metrics.py."""
 
 import numpy as np
-from cnnlab.studies import segmentation as seg
 
+from cnnlab.studies import segmentation as seg
 from tests.experiments._checks import check_run, run_quick
 
 

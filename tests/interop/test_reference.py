@@ -16,7 +16,6 @@ from cnnlab.interop import keras as kio
 from cnnlab.interop import reference as ref
 from cnnlab.interop import torch as tio
 
-
 # Keras's random initializers compile for many seconds per shape; the builders take the framework as an
 # argument, so the test hands them Keras with zero-initialised kernels, then gives them our weights.
 _L = keras.layers
