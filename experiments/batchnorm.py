@@ -250,8 +250,6 @@ class Config(StudyConfig):
     subset_seed: int = setting(0, "draws the subsets, the same for every seed and both networks", minimum=0)
     n_seeds: int = setting(3, "seeds --seed, --seed + 1, ...; trained at once by fit_many (a spread needs 2)",
                            minimum=2)  # fmt: skip
-        3, "seeds --seed, --seed + 1, ...; trained at once by fit_many (a spread needs 2)", minimum=2
-    )
 
 
 STUDY = Study(
