@@ -37,7 +37,6 @@ import json
 import logging
 import math
 import os
-import re
 import shlex
 import sys
 import time
@@ -78,23 +77,10 @@ SETTING_OPTIONS = {"epochs": "--epochs", "batch_size": "--batch-size", "dataset"
 def plural(n: int, word: str, many: str | None = None) -> str:
     """``n`` and ``word``, the word in the plural unless ``n`` is 1.
 
-    >>> plural(1, "epoch"), plural(3, "epoch"), plural(2, "canvas", "canvases")
-    ('1 epoch', '3 epochs', '2 canvases')
+    >>> plural(1, "epoch"), plural(3, "epoch"), plural(2, "canvas", "canvases"), plural(4000, "digit")
+    ('1 epoch', '3 epochs', '2 canvases', '4,000 digits')
     """
-    return f"{n} {word if n == 1 else (many or word + 's')}"
-
-
-#: "1 epochs" and the like, in the words a study writes: `_singular` mends them.
-_ONE_PLURAL = re.compile(r"(?<![\w.,+-])1 (epoch|seed|step|image|example|digit|point|file|run|layer|sample|class)e?s\b")
-
-
-def _singular(text: str) -> str:
-    """Mends "1 epochs" (and "1 seeds", "1 images" ...) in user-facing text to the singular.
-
-    >>> _singular("after 1 epochs, 1 classes, 11 epochs, 0.1 epochs")
-    'after 1 epoch, 1 class, 11 epochs, 0.1 epochs'
-    """
-    return _ONE_PLURAL.sub(r"1 \1", text)
+    return f"{n:,} {word if n == 1 else (many or word + 's')}"
 
 
 def error_line(prog: str, message: str) -> str:
@@ -240,7 +226,7 @@ class Run:
     def log(self, message: str) -> None:
         """A progress line on stderr, ``[name] message`` (silent with ``--quiet``)."""
         if self.verbose:
-            print(f"[{self.study.name}] {_singular(message)}", file=sys.stderr, flush=True)
+            print(f"[{self.study.name}] {message}", file=sys.stderr, flush=True)
 
     # -- data -------------------------------------------------------------------------------
     def data(self, split: str = "train", name: str | None = None):
@@ -394,11 +380,11 @@ class Run:
         """
         self.references.append(
             dict(
-                quantity=_singular(quantity),
+                quantity=quantity,
                 ours=_plain(ours),
                 reference=_plain(reference),
-                source=_singular(source),
-                note=_singular(note),
+                source=source,
+                note=note,
             )
         )
 
@@ -409,13 +395,13 @@ class Run:
         import matplotlib.pyplot as plt
 
         plt.close(fig)
-        self.figures.append(dict(file=filename, caption=_singular(caption)))
+        self.figures.append(dict(file=filename, caption=caption))
         self.log(f"wrote {path}")
         return path
 
     def section(self, markdown: str) -> None:
         """A paragraph (markdown) for the report, after the table and before the figures."""
-        self.sections.append(_singular(markdown.strip()))
+        self.sections.append(markdown.strip())
 
     # -- the end ----------------------------------------------------------------------------
     def _summaries(self) -> list[dict]:

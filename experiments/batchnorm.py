@@ -137,9 +137,10 @@ def run(r: Run) -> None:
     )  # fmt: skip
 
     classic = cfg.dataset == "cifar10" and len(y) == len(train_ds) and (cfg.epochs, cfg.batch_size) == (25, 32)
-    setup = f"{cfg.dataset}, {plural(len(y), 'training image')}, {plural(cfg.epochs, 'epoch')}, {n_seeds} seeds"
+    counts = f"{plural(len(y), 'training image')}, {plural(cfg.epochs, 'epoch')}, {plural(n_seeds, 'seed')}"
+    setup = f"{cfg.dataset}, {counts}"
     note = (
-        f"mean over {n_seeds} seeds, same setup as the reference"
+        f"mean over {plural(n_seeds, 'seed')}, same setup as the reference"
         if classic
         else f"not the reference's setup: {setup}"
         + (" (images padded to 32x32)" if padded else "")
@@ -147,7 +148,7 @@ def run(r: Run) -> None:
     )
     for name, st in (("plain", plain), ("batch-norm", bn)):
         r.compare(
-            f"test accuracy, {name} CifarCNN (mean of {n_seeds} seeds)", st["mean"], None,
+            f"test accuracy, {name} CifarCNN (mean of {plural(n_seeds, 'seed')})", st["mean"], None,
             source=REFERENCE_SOURCE, note=f"std {st['std']:.4f}, min {st['min']:.4f}, max {st['max']:.4f}",
         )  # fmt: skip
     r.compare(
@@ -160,7 +161,7 @@ def run(r: Run) -> None:
     seen = plural(cfg.epochs * len(y), "training image")
     r.section(
         f"Batch norm {sign} **{abs(gain['mean']) * 100:.2f} points** of test accuracy "
-        f"({plain['mean']:.4f} → {bn['mean']:.4f}), mean over {n_seeds} seeds; the per-seed gains range from "
+        f"({plain['mean']:.4f} → {bn['mean']:.4f}), mean over {plural(n_seeds, 'seed')}; the per-seed gains range from "
         f"{gain['min'] * 100:+.2f} to {gain['max'] * 100:+.2f} points (sample std {gain['std'] * 100:.2f}). "
         f"Setup: {setup}, RMSprop learning rate {cfg.learning_rate:g} with Keras time decay "
         f"{cfg.decay:g} per step, batch {cfg.batch_size}. "
@@ -192,7 +193,7 @@ def run(r: Run) -> None:
     )  # fmt: skip
     fig = viz.sweep_curves(
         {"plain": histories["plain"], "batch norm": histories["bn"]}, "val_accuracy",
-        title=f"Validation accuracy over {n_seeds} seeds (line: mean, band: min to max)",
+        title=f"Validation accuracy over {plural(n_seeds, 'seed')} (line: mean, band: min to max)",
     )  # fmt: skip
     r.figure(
         fig, "sweep.png",

@@ -3,6 +3,12 @@
 Each function returns a matplotlib ``Figure`` and saves nothing; the experiment harness
 (``Run.figure``) writes it. matplotlib picks its non-interactive backend
 (Agg) by itself on a machine without a display.
+
+The general figures are imported here; the studies' own figures live in submodules,
+imported by name: `cnnlab.viz.convolution` (padding, stride, template matching),
+`cnnlab.viz.denoise` (quality histograms, checkerboard), `cnnlab.viz.sweeps` (paired
+seeds), `cnnlab.viz.agreement` (cnnlab beside Keras/PyTorch), `cnnlab.viz.segmentation`
+and `cnnlab.viz.generators` (whose main functions are also here).
 """
 
 from cnnlab.viz.curves import compare_histories as compare_histories

@@ -1,5 +1,6 @@
 """The `cnnlab` command's own words: --version, one prefix per error line, plurals, one warning."""
 
+import ast
 import dataclasses
 import importlib.metadata
 import re
@@ -90,9 +91,9 @@ def _one_epoch(r):
     for _ in range(2):  # the library warns once per split it loads: a train and a test split
         logging.getLogger("cnnlab.data").warning("cnnlab.data: %s", OFFLINE_ANNOUNCEMENT)
     TINY.run(r)
-    epochs = r.cfg.epochs
-    r.compare(f"loss after {epochs} epochs", 0.5, None, note=f"{epochs} epochs of 16 images, 1 seeds")
-    r.section(f"Trained for {epochs} epochs; 11 epochs would do better.")
+    epochs = _harness.plural(r.cfg.epochs, "epoch")
+    r.compare(f"loss after {epochs}", 0.5, None, note=f"{epochs} of 16 images, {_harness.plural(1, 'seed')}")
+    r.section(f"Trained for {epochs}; 11 epochs would do better.")
 
 
 @pytest.fixture
@@ -104,11 +105,27 @@ def test_one_epoch_is_singular_everywhere(capsys, tmp_path, one_epoch):
     assert cli.main(["run", "tiny", "--out", str(tmp_path)]) == 0
     captured = capsys.readouterr()
     text = captured.out + captured.err + (tmp_path / "report.md").read_text()
-    assert "1 epoch of 16 examples" in captured.err
+    assert "1 epoch of 16 examples" in captured.err  # the harness's own lines
     assert "loss after 1 epoch" in captured.out
     assert "Trained for 1 epoch; 11 epochs would do better." in text
     assert "1 epoch of 16 images, 1 seed" in text
     assert not re.search(r"\b1 (epoch|example|image|seed)s\b", text), text
+
+
+#: Counts a run can make 1 (--epochs 1, a 1-step run, one seed): they must go through plural().
+_COUNT_NOUN = re.compile(r"^ (?:training |optimizer )?(epochs|seeds|steps)\b")
+
+
+def test_studies_write_counts_through_plural():
+    # f"{cfg.epochs} epochs" reads "1 epochs" after --epochs 1: the studies say plural(n, "epoch").
+    found = []
+    for path in sorted((ROOT / "experiments").glob("*.py")):
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.JoinedStr):
+                for a, b in zip(node.values, node.values[1:]):
+                    if isinstance(a, ast.FormattedValue) and isinstance(b, ast.Constant) and _COUNT_NOUN.match(b.value):
+                        found.append(f"{path.name}:{node.lineno}: {{{ast.unparse(a.value)}}}{b.value[:20]}")
+    assert not found, "\n".join(found)
 
 
 def test_the_offline_warning_prints_once_per_run(capsys, tmp_path, one_epoch):
