@@ -64,10 +64,9 @@ def run(r: Run) -> None:
     from cnnlab import data, models, nn, train, viz
     from cnnlab.viz import features
 
-    cfg = r.cfg
-    dataset = cfg.dataset
-    epochs = cfg.epochs if cfg.epochs is not None else EPOCHS[dataset]
-    cfg.epochs = epochs  # metrics.json records the epochs actually trained
+    dataset = r.cfg.dataset
+    epochs = r.cfg.epochs if r.cfg.epochs is not None else EPOCHS[dataset]
+    r.cfg = cfg = dataclasses.replace(r.cfg, epochs=epochs)  # metrics.json records the epochs actually trained
     train_ds, test_ds = r.data("train"), r.data("test")
     x_train, y_train = _subset(train_ds, cfg.n_train, r.seed)
     if cfg.n_train is not None:
