@@ -125,6 +125,9 @@ def run(r: Run) -> None:
     p_lenet = np.asarray(probabilities(lenet, jnp.asarray(x_test)))
     lenet_diff = float(np.max(np.abs(p_torch - p_lenet)))
 
+    shape = x_test.shape[1:]  # kept as trained elsewhere and loaded here, with their layer tables in the report
+    for tag, model in (("keras_autoencoder", ae), ("keras_cnn", cnn), ("torch_lenet5", lenet)):
+        r.keep(model, tag, input_shape=shape)
     ok = {
         "conv_autoencoder": ae_diff <= cfg.ae_tol,
         "mnist_cnn": cnn_diff <= cfg.cnn_tol,

@@ -33,6 +33,9 @@ def test_quick_run_writes_metrics_figures_and_report(tmp_path):
     assert metrics["cnn_max_abs_diff"] <= 1e-5
     assert metrics["lenet5_max_abs_diff"] <= 1e-4
     assert (out / "conv_autoencoder.weights.h5").stat().st_size > 0
+    # The models trained in Keras and PyTorch are kept as cnnlab models, with their layer tables.
+    assert sorted(record["models"]) == ["keras_autoencoder", "keras_cnn", "torch_lenet5"]
+    assert "Total params" in (out / "report.md").read_text()
 
 
 @pytest.mark.parametrize("missing,needed", [("torch", "torch"), ("keras", "keras>=3")])
