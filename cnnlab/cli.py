@@ -21,7 +21,7 @@ def _list() -> int:
 
 def _run(argv: list[str]) -> int:
     import cnnlab.studies as experiments
-    from cnnlab.studies import _harness
+    from cnnlab.studies import _harness, _runner
 
     if not argv or argv[0] in ("-h", "--help"):
         print(
@@ -38,7 +38,7 @@ def _run(argv: list[str]) -> int:
     except KeyError as e:
         print(_harness.error_line("cnnlab run", e.args[0]), file=sys.stderr)
         return 2
-    return _harness.run_study(study, rest)
+    return _runner.run_study(study, rest)
 
 
 def _config(name: str, quick: bool, as_json: bool) -> int:
@@ -100,7 +100,8 @@ def _demo(out: str) -> int:
     from pathlib import Path
 
     from cnnlab import demo as demo_mod
-    from cnnlab.studies._harness import UsageError, check_dir, error_line
+    from cnnlab.studies._harness import UsageError, error_line
+    from cnnlab.studies._options import check_dir
 
     try:
         check_dir("--out", Path(out))

@@ -3,7 +3,7 @@
 The repository keeps them in its top-level ``experiments/`` folder; the package installs them
 as ``cnnlab.studies``, so they never clash with a project's own ``experiments`` package. Each
 is ``cnnlab run NAME`` and ``python -m cnnlab.studies.NAME`` (the name with ``_`` for ``-``),
-with the options of `cnnlab.studies._harness.add_options`, and has a typed config
+with the options of `cnnlab.studies._options.add_options`, and has a typed config
 (``cnnlab config NAME``). Each module holds a ``STUDY`` (`cnnlab.studies._harness.Study`).
 `EXPERIMENTS` lists them in the order ``cnnlab list`` shows them.
 """

@@ -1,8 +1,8 @@
-"""The experiment harness: options, data, training, figures, ``metrics.json`` and ``report.md``.
+"""The experiment harness: `Study` and `Run` (data, training, figures, ``metrics.json``, ``report.md``).
 
 A study is a module in `cnnlab.studies` (the repository's ``experiments/`` folder) holding
-one `Study` named ``STUDY``, whose ``run`` takes a `Run`. The harness parses the common
-options (`add_options`), merges the study's typed config (`StudyConfig`), its ``--quick``
+one `Study` named ``STUDY``, whose ``run`` takes a `Run`. `_runner.run_study` parses the
+common options (`_options.add_options`), merges the study's typed config (`StudyConfig`), its ``--quick``
 overrides, ``--config FILE`` and the command line into ``run.cfg``, picks the device, and
 after ``run`` returns keeps the trained models in ``OUT/models/`` and writes
 ``OUT/metrics.json`` and ``OUT/report.md``. A study only loads data, trains, draws and
@@ -30,13 +30,10 @@ with status 1.
 from __future__ import annotations
 
 import argparse
-import contextlib
 import dataclasses
 import datetime
 import json
-import logging
 import math
-import os
 import shlex
 import sys
 import time
@@ -45,33 +42,10 @@ from pathlib import Path
 from typing import Any
 
 from . import _provenance as provenance
-from ._config import ConfigError, StudyConfig, parse_text, with_values
-from ._report import _fmt, render_run
+from ._config import StudyConfig
+from ._report import render_run
 
-__all__ = [
-    "DATASETS",
-    "DEVICES",
-    "Run",
-    "RunFailed",
-    "Study",
-    "UsageError",
-    "add_options",
-    "check_dir",
-    "error_line",
-    "main",
-    "plural",
-    "run_study",
-]
-
-#: ``--dataset`` values a study may accept (those cnnlab.data loads by name).
-DATASETS = ("mnist", "fashion_mnist", "cifar10")
-#: ``--device`` values and the JAX platform each selects.
-DEVICES = {"cpu": "cpu", "gpu": "cuda", "tpu": "tpu"}
-#: The largest ``--seed``. Seeds go to jax.random.key, nnx.Rngs and NumPy's default_rng
-#: (which takes no negative seed), and studies add small offsets for their extra seeds.
-MAX_SEED = 2**32 - 1
-#: The options that set a study setting, as ``--set KEY=VALUE`` also does.
-SETTING_OPTIONS = {"epochs": "--epochs", "batch_size": "--batch-size", "dataset": "--dataset", "seed": "--seed"}
+__all__ = ["Run", "RunFailed", "Study", "UsageError", "error_line", "plural"]
 
 
 def plural(n: int, word: str, many: str | None = None) -> str:
@@ -140,40 +114,6 @@ class Study:
         return "cnnlab.studies." + self.name.replace("-", "_")
 
 
-def add_options(parser: argparse.ArgumentParser) -> None:
-    """The options every study takes (``cnnlab run NAME ...`` and ``python -m experiments.NAME ...``)."""
-    parser.add_argument("--quick", action="store_true", help="a small configuration (seconds to a minute on 2 cores)")
-    parser.add_argument("--epochs", type=int, help="training epochs (default: the study's)")
-    parser.add_argument("--batch-size", type=int, help="training batch size (default: the study's)")
-    parser.add_argument("--data-dir", help="a directory holding the dataset's files (IDX, mnist.npz, CIFAR batches)")
-    parser.add_argument("--dataset", help="which dataset (default: the study's)")
-    parser.add_argument("--seed", type=int, help="seed for initialisation, shuffling and noise (default: 0)")
-    parser.add_argument("--out", help="output directory (default: results/NAME; with --quick, results/quick/NAME)")
-    parser.add_argument(
-        "--force", action="store_true",
-        help="replace the results of an earlier run in the output directory instead of refusing",
-    )  # fmt: skip
-    parser.add_argument(
-        "--checkpoint-dir",
-        help="save orbax checkpoints here, one subdirectory per trained model (default: OUT/checkpoints; "
-        "--quick runs save none unless given)",
-    )
-    parser.add_argument("--resume", action="store_true", help="continue a run from its checkpoints")
-    parser.add_argument(
-        "--overwrite", action="store_true",
-        help="replace checkpoints already in the checkpoint directory instead of refusing",
-    )  # fmt: skip
-    parser.add_argument("--device", choices=sorted(DEVICES), help="run on this JAX platform (default: JAX's choice)")
-    parser.add_argument("--quiet", action="store_true", help="no progress output")
-    parser.add_argument(
-        "--set", action="append", default=[], metavar="KEY=VALUE",
-        help="override one of the study's settings (repeatable), e.g. --set learning_rate=3e-4; "
-        "`cnnlab config NAME` lists them",
-    )  # fmt: skip
-    parser.add_argument("--config", metavar="FILE", help="a JSON or TOML file of settings to override")
-    parser.add_argument("--tensorboard", metavar="DIR", help="also write per-epoch scalars for TensorBoard here")
-
-
 class Run:
     """What a study works through: its configuration, data, training, figures and numbers.
 
@@ -187,11 +127,11 @@ class Run:
       metrics: the headline numbers, plain names (``test_accuracy``) to floats.
     """
 
-    def __init__(self, study: Study, args: argparse.Namespace, argv: list[str]):
+    def __init__(self, study: Study, args: argparse.Namespace, argv: list[str], cfg: StudyConfig):
         self.study = study
         self.quick = bool(args.quick)
         self.verbose = not args.quiet
-        self.cfg = cfg = _config(study, args)
+        self.cfg = cfg
         self.seed = cfg.seed
         self.data_dir = args.data_dir
         # Quick runs have a place of their own: they never land on a full run's results.
@@ -459,59 +399,6 @@ def _numbers(record: dict) -> str:
     return ", ".join(f"{k} {v:.4g}" for k, v in record.items() if k not in ("epoch", "time_s", "examples_per_s"))
 
 
-def _config(study: Study, args: argparse.Namespace) -> StudyConfig:
-    """The study's defaults, then ``--quick``, ``--config FILE``, ``--set`` and the options, each checked.
-
-    ``--set epochs=3`` and ``--epochs 3`` go through the same check; an option given beside
-    a ``--set`` of the same key wins.
-    """
-    try:
-        cfg = study.config(**study.quick) if args.quick else study.config()
-        if args.config is not None:
-            cfg = with_values(cfg, _config_file(study, args.config), lambda key: f"--config {args.config}: {key}")
-        given = {}
-        for item in args.set:
-            key, sep, text = item.partition("=")
-            key = key.strip().replace("-", "_")
-            if not sep or not key:
-                raise UsageError(f"--set {item!r}: write KEY=VALUE, e.g. --set learning_rate=3e-4")
-            _known(study, key, f"--set {key}")
-            given[key] = parse_text(cfg, key, text, f"--set {key}")
-        cfg = dataclasses.replace(cfg, **given)
-        options = {key: getattr(args, key) for key in SETTING_OPTIONS if getattr(args, key) is not None}
-        cfg = with_values(cfg, options, lambda key: SETTING_OPTIONS[key])
-    except ConfigError as e:
-        raise UsageError(str(e)) from None
-    if cfg.seed > MAX_SEED:
-        raise UsageError(f"--seed must be a whole number from 0 to {MAX_SEED}; got {cfg.seed}")
-    return cfg
-
-
-def _known(study: Study, key: str, label: str) -> None:
-    names = [f.name for f in dataclasses.fields(study.config)]
-    if key not in names:
-        raise UsageError(f"{label}: {study.name} has no such setting; its settings: {', '.join(names)}")
-
-
-def _config_file(study: Study, path: str) -> dict:
-    """The settings in a JSON (``.json``) or TOML (any other name) file: a table of KEY = VALUE."""
-    import tomllib
-
-    try:
-        text = Path(path).read_text()
-        values = json.loads(text) if path.endswith(".json") else tomllib.loads(text)
-    except OSError as e:
-        raise UsageError(f"--config {path}: cannot be read ({e.strerror or e})") from None
-    except (ValueError, UnicodeDecodeError) as e:  # JSONDecodeError and TOMLDecodeError are ValueErrors
-        kind = "JSON" if path.endswith(".json") else "TOML"
-        raise UsageError(f"--config {path}: not valid {kind} ({_first_line(e)})") from None
-    if not isinstance(values, dict):
-        raise UsageError(f"--config {path}: must hold a table of settings (KEY = VALUE); got {type(values).__name__}")
-    for key in values:
-        _known(study, key, f"--config {path}: {key}")
-    return values
-
-
 def _first_line(e: BaseException) -> str:
     text = str(e).strip()
     return text.splitlines()[0] if text else type(e).__name__
@@ -529,232 +416,3 @@ def _plain(v):
     if isinstance(v, list | tuple):
         return [_plain(x) for x in v]
     return v
-
-
-def _select_device(device: str | None) -> None:
-    if device is None:
-        return
-    import jax
-
-    platform_name = DEVICES[device]
-    try:
-        jax.config.update("jax_platforms", platform_name)
-        found = jax.devices()[0].platform
-        problem = None if found in (device, platform_name) else f"it found {found}"
-    except Exception as e:  # no such backend: RuntimeError, or an AssertionError from jax's backend setup
-        problem = _first_line(e) if str(e).strip() else "no backend initialised"
-    if problem is not None:
-        raise UsageError(
-            f"--device {device}: JAX has no {platform_name} backend here ({problem}); "
-            "install the matching jax build (e.g. pip install 'jax[cuda12]') or choose --device cpu"
-        )
-
-
-def check_dir(option: str, path: Path) -> None:
-    """Creates the directory ``path`` and writes a probe file there; `UsageError` naming ``option`` if it cannot."""
-    if path.exists() and not path.is_dir():
-        raise UsageError(f"{option} {path}: is a file, not a directory")
-    try:
-        path.mkdir(parents=True, exist_ok=True)
-        probe = path / ".cnnlab-write-test"
-        probe.write_text("")
-        probe.unlink()
-    except OSError as e:
-        raise UsageError(f"{option} {path}: cannot write there ({e.strerror or e})") from None
-
-
-def _check_earlier_run(out: Path, *, force: bool) -> None:
-    """Refuses to write over an earlier run's results unless told to (``--force``, or ``--resume``,
-    which continues that run)."""
-    earlier = out / "metrics.json"
-    if force or not earlier.exists():
-        return
-    try:
-        record = json.loads(earlier.read_text())
-        kind = "a quick run" if record.get("quick") else "a full run"
-        when = f" of {record['finished']}" if record.get("finished") else ""
-    except (OSError, ValueError, AttributeError):
-        kind, when = "a run", ""
-    raise UsageError(
-        f"--out {out}: holds the results of {kind}{when}; pass --force to replace them, or --out DIR for another "
-        "directory"
-    )
-
-
-def _check_options(args: argparse.Namespace) -> None:
-    """The options `Run` does not check itself: seed range, checkpoint flags, data directory."""
-    if args.seed is not None and not 0 <= args.seed <= MAX_SEED:
-        raise UsageError(f"--seed must be a whole number from 0 to {MAX_SEED}; got {args.seed}")
-    if args.overwrite and args.resume:
-        raise UsageError("--overwrite replaces the checkpoints --resume continues from; give one")
-    if args.overwrite and args.checkpoint_dir is None and args.quick:
-        raise UsageError("--overwrite: a --quick run without --checkpoint-dir DIR writes no checkpoints to replace")
-    if args.data_dir is not None and not os.path.isdir(args.data_dir):
-        raise UsageError(f"--data-dir {args.data_dir}: no such directory")
-
-
-def _prepare(study: Study, args: argparse.Namespace, argv: list[str]) -> Run:
-    """Checks every option, creates the output and checkpoint directories, picks the device."""
-    _check_options(args)
-    run = Run(study, args, argv)
-    check_dir("--out", run.out)
-    _check_earlier_run(run.out, force=args.force or args.resume)
-    if run.tensorboard is not None:
-        check_dir("--tensorboard", run.tensorboard)
-        _tensorboard_available()
-    if run.checkpoint_dir is not None:
-        option = "--checkpoint-dir" if args.checkpoint_dir is not None else "the run's checkpoint directory"
-        check_dir(option, run.checkpoint_dir)
-    _select_device(args.device)
-    return run
-
-
-def _tensorboard_available() -> None:
-    """`UsageError` before anything trains when ``--tensorboard`` is given without its writer library."""
-    import importlib.util
-
-    if importlib.util.find_spec("tensorboardX") is None:
-        raise UsageError("--tensorboard needs the tensorboard extra: pip install 'cnnlab[tensorboard]'")
-
-
-def _execute(study: Study, run: Run) -> dict:
-    """Runs the study and writes its results; the library's failures become one-line errors."""
-    from cnnlab.data import DataUnavailableError
-    from cnnlab.train import CheckpointError, DivergenceError
-
-    _quiet_async_echoes()
-    run.log(f"writing to {run.out}/" + (" (quick configuration)" if run.quick else ""))
-    try:
-        with _library_warnings(run.study.name), contextlib.ExitStack() as writers:
-            writers.callback(lambda: [w.close() for w in run._writers])
-            study.run(run)
-    except (CheckpointError, DataUnavailableError) as e:
-        # fit speaks in its own keywords; on the command line they are options.
-        message = str(e).replace("pass resume=True", "pass --resume").replace("overwrite=True", "--overwrite")
-        raise UsageError(message.replace("another checkpoint_dir", "another --checkpoint-dir")) from None
-    except DivergenceError as e:  # NonFiniteLossError included
-        raise RunFailed(str(e)) from None
-    return run.finish()
-
-
-class _LibraryWarnings(logging.Handler):
-    """Prints each distinct warning of cnnlab's loggers once, as ``[name] warning: ...``.
-
-    The library warns each time it is asked (the offline MNIST subset, once per split loaded);
-    a run says it once.
-    """
-
-    def __init__(self, name: str):
-        super().__init__(logging.WARNING)
-        self.name_, self.seen = name, set()
-
-    def emit(self, record: logging.LogRecord) -> None:
-        message = record.getMessage()
-        message = message.removeprefix(f"{record.name}: ")  # the logger's name is said once, as [name]
-        if message in self.seen:
-            return
-        self.seen.add(message)
-        print(f"[{self.name_}] warning: {message}", file=sys.stderr, flush=True)
-
-
-@contextlib.contextmanager
-def _library_warnings(name: str):
-    """While a study runs, cnnlab's own warnings go to `_LibraryWarnings` (not also to the root logger)."""
-    logger = logging.getLogger("cnnlab")
-    handler, propagate = _LibraryWarnings(name), logger.propagate
-    logger.addHandler(handler)
-    logger.propagate = False
-    try:
-        yield
-    finally:
-        logger.removeHandler(handler)
-        logger.propagate = propagate
-
-
-def _one_line(e: BaseException) -> str:
-    """The message of ``e`` on one line: a multi-line message's lines joined by "; " (by " " after a colon)."""
-    parts = [ln.strip() for ln in str(e).splitlines() if ln.strip()] or [type(e).__name__]
-    line = parts[0]
-    for part in parts[1:]:
-        line += (" " if line.endswith(":") else "; ") + part
-    return line
-
-
-class _OrbaxTaskEcho(logging.Filter):
-    """Drops asyncio's "Task exception was never retrieved" for an orbax or tensorstore task: orbax raised
-    the error to us already."""
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        # A task that only awaited a tensorstore future has no orbax frame: its error names tensorstore.
-        if record.exc_info and "tensorstore_spec" in str(record.exc_info[1]):
-            return False
-        tb = record.exc_info[2] if record.exc_info else None
-        while tb is not None:
-            if f"{os.sep}orbax{os.sep}" in tb.tb_frame.f_code.co_filename:
-                return False
-            tb = tb.tb_next
-        return True
-
-
-def _quiet_async_echoes() -> None:
-    """Keeps orbax's asynchronous echoes of an error off the terminal (once per process).
-
-    When a checkpoint cannot be read, orbax raises (fit turns that into a `CheckpointError`),
-    but its other asyncio tasks also log the same error as never retrieved, and tensorstore's
-    threads later call into the closed event loop, which Python reports as unraisable
-    "Event loop is closed" errors: hundreds of interleaved lines around the one that matters.
-    Other unraisable errors still reach the hook that was there before.
-    """
-    logger = logging.getLogger("asyncio")
-    if not any(isinstance(f, _OrbaxTaskEcho) for f in logger.filters):
-        logger.addFilter(_OrbaxTaskEcho())
-    before = sys.unraisablehook
-    if getattr(before, "cnnlab_quiet", False):
-        return
-
-    def hook(unraisable):
-        exc = unraisable.exc_value
-        if not (isinstance(exc, RuntimeError) and str(exc) == "Event loop is closed"):
-            before(unraisable)
-
-    hook.cnnlab_quiet = True
-    sys.unraisablehook = hook
-
-
-def run_study(study: Study, argv: list[str] | None = None, *, prog: str | None = None) -> int:
-    """Parses ``argv``, runs ``study``, writes its results; returns the exit status.
-
-    Every option is checked before the study starts; bad ones exit with status 2 and one
-    line on stderr, as do unavailable data and unusable checkpoints. Training that
-    diverges exits with status 1 and one line.
-    """
-    argv = list(sys.argv[1:] if argv is None else argv)
-    parser = argparse.ArgumentParser(prog=prog or f"cnnlab run {study.name}", description=study.summary)
-    add_options(parser)
-    args = parser.parse_args(argv)
-    try:
-        run = _prepare(study, args, argv)
-        record = _execute(study, run)
-    except (UsageError, RunFailed) as e:
-        print(error_line(parser.prog, _one_line(e)), file=sys.stderr)
-        return 2 if isinstance(e, UsageError) else 1
-    except KeyboardInterrupt:
-        print(f"{parser.prog}: interrupted", file=sys.stderr)
-        return 130
-    files = ["report.md", "metrics.json", *(f["file"] for f in record["figures"])]
-    print(f"{study.name}: done in {record['wall_seconds']:.0f} s; wrote {run.out}/: {', '.join(files)}")
-    for row in record["references"]:
-        print(f"  {row['quantity']}: {_fmt(row['ours'])} (reference {_fmt(row['reference'])})")
-    print(f"  open {run.out}/report.md to see the figures beside the numbers")
-    if record["models"]:
-        kept = plural(len(record["models"]), "trained model")
-        print(f"  {kept} kept in {run.out}/models/: reload with cnnlab.runs.load({str(run.out)!r})")
-    if record["metrics"].get("all_ok") is False:
-        print(f"{parser.prog}: a check failed (metrics all_ok is false); see {run.out}/report.md", file=sys.stderr)
-        return 1
-    return 0
-
-
-def main(study: Study) -> None:
-    """``python -m experiments.NAME``: run the study with the command line's options."""
-    sys.exit(run_study(study, prog=f"python -m {study.module}"))

@@ -32,7 +32,8 @@ from typing import Literal
 import numpy as np
 
 from ._config import StudyConfig, setting
-from ._harness import Run, Study, main, plural
+from ._harness import Run, Study, plural
+from ._runner import main
 
 #: The Keras blog's number: "The model converges to a loss of 0.094" (50 epochs, full MNIST).
 BLOG_LOSS = 0.094

@@ -41,7 +41,8 @@ from typing import Literal
 import numpy as np
 
 from ._config import StudyConfig, setting
-from ._harness import Run, Study, UsageError, main, plural
+from ._harness import Run, Study, UsageError, plural
+from ._runner import main
 
 #: The spatial size `models.CifarCNN` is built for (its Dense layer takes a 6x6x64 map).
 INPUT_SIZE = 32

@@ -45,7 +45,8 @@ from typing import Literal
 import numpy as np
 
 from ._config import StudyConfig, setting
-from ._harness import Run, Study, main, plural
+from ._harness import Run, Study, plural
+from ._runner import main
 
 #: How many denoised test digits ``denoise_test.npz`` keeps in float32 (the rest only as PSNR/SSIM).
 N_SAVED_DENOISED = 32

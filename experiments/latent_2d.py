@@ -26,7 +26,8 @@ from typing import Literal
 import numpy as np
 
 from ._config import StudyConfig, setting
-from ._harness import Run, Study, main, plural
+from ._harness import Run, Study, plural
+from ._runner import main
 
 REFERENCE_TRAIN_MSE = 0.0281
 SOURCE = "classic course notebook: StridedAutoencoder on digits 1, 5, 6 of full MNIST, Adam, 10 epochs"

@@ -36,7 +36,8 @@ from typing import Literal
 import numpy as np
 
 from ._config import StudyConfig, setting
-from ._harness import Run, Study, UsageError, main, plural
+from ._harness import Run, Study, UsageError, plural
+from ._runner import main
 
 #: Default epochs per dataset (both models), chosen to fit ~10-15 minutes on 2 CPU cores.
 EPOCHS = {"mnist": 15, "fashion_mnist": 4}

@@ -26,7 +26,8 @@ from typing import Literal
 import numpy as np
 
 from ._config import StudyConfig, setting
-from ._harness import Run, Study, main, plural
+from ._harness import Run, Study, plural
+from ._runner import main
 
 SOURCE = "classic course notebook: LeNet autoencoders, 10-d code, MAE, 10 epochs, full MNIST"
 #: tag -> (label, model class name, loss, reference validation MAE)

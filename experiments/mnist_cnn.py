@@ -12,7 +12,8 @@ from typing import Literal
 import numpy as np
 
 from ._config import StudyConfig, setting
-from ._harness import Run, Study, main, plural
+from ._harness import Run, Study, plural
+from ._runner import main
 
 
 def run(r: Run) -> None:

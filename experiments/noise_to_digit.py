@@ -35,7 +35,8 @@ from typing import Literal
 import numpy as np
 
 from ._config import StudyConfig, setting
-from ._harness import Run, Study, main, plural
+from ._harness import Run, Study, plural
+from ._runner import main
 
 #: Temperatures of the latent-Gaussian sweep: samples from N(mean, t^2 cov).
 TEMPERATURES = (1.0, 0.75, 0.5, 0.25, 0.0)

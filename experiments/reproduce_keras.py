@@ -25,7 +25,8 @@ import jax.numpy as jnp
 import numpy as np
 
 from ._config import StudyConfig, setting
-from ._harness import Run, Study, UsageError, main, plural
+from ._harness import Run, Study, UsageError, plural
+from ._runner import main
 
 
 def _require_frameworks():

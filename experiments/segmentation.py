@@ -33,7 +33,8 @@ from typing import Literal
 import numpy as np
 
 from ._config import StudyConfig, setting
-from ._harness import Run, Study, UsageError, main, plural
+from ._harness import Run, Study, UsageError, plural
+from ._runner import main
 
 
 def _train_and_score(r: Run, model, x_tr, m_tr, x_te, m_te, k: int, *, batch_size: int):

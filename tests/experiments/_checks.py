@@ -6,7 +6,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from cnnlab.studies import _harness
+from cnnlab.studies import _runner
 
 #: Top-level fields every metrics.json must hold (the report and `cnnlab report` read them).
 FIELDS = (
@@ -80,6 +80,6 @@ def check_run(out: Path, name: str, *, metrics=(), data_name=None) -> dict:
 
 def run_quick(study, out: Path, *extra: str) -> dict:
     """Runs ``study`` in this process with ``--quick --quiet --out out``; asserts it succeeded."""
-    status = _harness.run_study(study, ["--quick", "--quiet", "--out", str(out), *extra])
+    status = _runner.run_study(study, ["--quick", "--quiet", "--out", str(out), *extra])
     assert status == 0, f"{study.name} --quick exited with {status}"
     return json.loads((out / "metrics.json").read_text())

@@ -7,7 +7,7 @@ import pytest
 
 from cnnlab import data
 from cnnlab.studies import batchnorm
-from cnnlab.studies._harness import run_study
+from cnnlab.studies._runner import run_study
 from tests.data._files import write_cifar_python
 from tests.experiments._checks import check_run, run_quick
 

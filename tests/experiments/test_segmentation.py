@@ -101,13 +101,13 @@ def test_pets_quick_run_under_tfds_mock(tmp_path):
 
 
 def test_pets_without_data_is_one_clear_line(tmp_path, monkeypatch, capsys):
-    from cnnlab.studies import _harness
+    from cnnlab.studies import _runner
 
     empty = tmp_path / "tfds"
     empty.mkdir()
     monkeypatch.setenv("TFDS_DATA_DIR", str(empty))
     argv = ["--quick", "--quiet", "--dataset", "oxford_iiit_pet", "--out", str(tmp_path)]
-    assert _harness.run_study(seg.STUDY, argv) == 2
+    assert _runner.run_study(seg.STUDY, argv) == 2
     err = capsys.readouterr().err.strip()
     assert len(err.splitlines()) == 1, err
     assert "oxford_iiit_pet" in err and f"in {empty}" in err
@@ -116,14 +116,14 @@ def test_pets_without_data_is_one_clear_line(tmp_path, monkeypatch, capsys):
     other = tmp_path / "other"
     other.mkdir()
     argv = ["--quick", "--quiet", "--dataset", "oxford_iiit_pet", "--data-dir", str(other), "--out", str(tmp_path)]
-    assert _harness.run_study(seg.STUDY, argv) == 2
+    assert _runner.run_study(seg.STUDY, argv) == 2
     assert f"in {other}" in capsys.readouterr().err
 
 
 def test_pets_bad_settings(tmp_path, capsys):
-    from cnnlab.studies import _harness
+    from cnnlab.studies import _runner
 
     for setting, message in (("image_size=30", "multiple of 4"), ("train_images=0", "at least 1")):
         argv = ["--quick", "--quiet", "--dataset", "oxford_iiit_pet", "--set", setting, "--out", str(tmp_path)]
-        assert _harness.run_study(seg.STUDY, argv) == 2
+        assert _runner.run_study(seg.STUDY, argv) == 2
         assert message in capsys.readouterr().err
