@@ -1,31 +1,16 @@
 """``noise-to-digit``: a decoder from noise to digits, in the two phases of the classic generator study.
 
-Phase 1. `models.NoiseToDigit` learns to map *unrelated* noise (fresh U[0, 1) at every step, independent
-of the target) to real digits with binary cross-entropy. Nothing in the input says which digit to draw,
-so the loss is least when every output is the data's pixel-wise mean: it collapses to one blurry average
-digit (measured by the pixel variance across outputs and their RMS distance to the mean digit).
-
-Phase 2. The noise range encodes the class: digit ``k`` is paired with fresh noise from
-``[100 k, 100 k + 100)`` (`cnnlab.models.generators.class_noise`). A separately trained `models.MnistCNN`
-(the "judge") classifies the generated digits: the share read as intended (goal >= 0.95), and the
-diversity within each class (mean pairwise RMS pixel distance) against real test digits' (`cnnlab.metrics`).
-No input points to a particular digit, so phase 2 converges to the ten class averages: legible, nearly
-without variety. A weak judge misreads them (trained 5 epochs, 95.4% on test digits, it gave the mean
-"5" 0.68 and read 80% as intended; trained 20, 96.9%, it gives every class mean at least 0.98, reported
-beside the shares). And the noise reaches 999, unscaled: batch norm's moving averages trail the Dense
-(see `NoiseToDigit`), so the generators' rate decays to 0 (cosine) and their statistics are recomputed
-for the final weights (`cnnlab.train.recompute_batch_stats`; it alone moved the "1" from 3% to 61-76%).
-
-Beyond the original: class-conditional Gaussians (`cnnlab.latent`) in the 10-d code space of a
-`models.LeNetAutoencoder`, decoded and judged the same way at temperatures t = 1, 0.75, 0.5, 0.25 and 0
-(samples from ``N(mean_k, t^2 cov_k)``): variety traded for legibility.
-
-Offline it trains on the 4,000 digits of the MNIST subset and judges with its 1,000 test digits (the
-original used all 60,000). The full run (seed 0, 2 idle CPU cores, 267 s): phase 1's outputs vary 0.5% as
-much as real digits and sit 0.02 RMS from the mean digit (real digits: 0.26). Phase 2 reaches **99.9%**
-judged as intended (goal 95%) with 1.7% of the real within-class diversity: ten class averages. The
-latent Gaussians reach 88.3% at t = 1 with 79% of the real diversity, 95.0% at t = 0.75 (68%), 99.0% at
-t = 0.5 (54%). The judge is right on 96.9% of real test digits and gives each class's mean digit >= 0.987.
+Phase 1: `models.NoiseToDigit` maps fresh noise, unrelated to the target, to real digits with binary
+cross-entropy; nothing says which digit to draw, so it collapses to the pixel-wise mean digit. Phase 2: the
+noise range encodes the class (digit ``k`` gets noise from ``[100 k, 100 k + 100)``,
+`cnnlab.models.class_noise`); a separately trained `models.MnistCNN` (the "judge", trained to convergence:
+a weaker one misreads blurry class averages) says which share of the generated digits reads as intended
+(goal >= 0.95), and `cnnlab.metrics` measures their diversity against real digits'. The generators' rate
+decays to 0 and their batch statistics are recomputed for the final weights (see `NoiseToDigit`).
+Beyond the original: class-conditional Gaussians in a `models.LeNetAutoencoder`'s 10-d code space
+(`cnnlab.latent`), decoded and judged the same way at temperatures 1 to 0: variety traded for legibility.
+Offline it trains on the 4,000 digits of the MNIST subset and judges on its 1,000 test digits; the full
+run's numbers and what they mean are in docs/experiments.md.
 """
 
 import dataclasses
