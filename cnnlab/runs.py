@@ -16,10 +16,8 @@ the paths must lie inside the run directory, so a run directory cannot make cnnl
 or run code.
 """
 
-import contextlib
 import dataclasses
 import json
-import logging
 import os
 import shutil
 from pathlib import Path
@@ -94,8 +92,7 @@ def load_model(directory: str | os.PathLike) -> nnx.Module:
       CheckpointError: the arrays are missing, corrupted or of another shape.
     """
     try:
-        with _quiet_orbax():
-            ckpt = Checkpointer(directory, read_only=True)
+        ckpt = Checkpointer(directory, read_only=True)
     except CheckpointError:
         raise RunError(f"{directory}: no saved model there") from None
     try:
@@ -140,18 +137,6 @@ def keep_models(run_dir: str | os.PathLike, models: dict[str, nnx.Module], *, lo
     if listed:
         fresh.rename(final)
     return listed
-
-
-@contextlib.contextmanager
-def _quiet_orbax():
-    """orbax warns, through absl, that a read-only manager is read-only: true, and not news to a user."""
-    logger = logging.getLogger("absl")
-    level = logger.level
-    logger.setLevel(logging.ERROR)
-    try:
-        yield
-    finally:
-        logger.setLevel(level)
 
 
 def load(run_dir: str | os.PathLike) -> SavedRun:

@@ -282,7 +282,12 @@ class Run:
 
             calls.append(line)
         if calls:
-            kw["on_epoch"] = lambda rec: any([call(rec) for call in calls])  # each called; none stops training
+
+            def each(rec) -> None:  # returns None: progress and TensorBoard never stop training
+                for call in calls:
+                    call(rec)
+
+            kw["on_epoch"] = each
         return kw
 
     def keep(self, model, tag: str, input_shape: tuple | None = None) -> None:

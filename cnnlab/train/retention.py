@@ -9,6 +9,8 @@ incomplete (deleted or copied half way by something else) is skipped with a warn
 removed when the directory is opened for writing.
 """
 
+import contextlib
+import logging
 import os
 import shutil
 import tempfile
@@ -76,15 +78,17 @@ class CheckpointDirectory:
             create=False,
             read_only=read_only,
         )
-        self._manager = ocp.CheckpointManager(
-            self.directory,
-            options=options,
-            item_handlers={
-                "state": ocp.StandardCheckpointHandler(),
-                "meta": ocp.JsonCheckpointHandler(),
-                "checksums": ocp.JsonCheckpointHandler(),
-            },
-        )
+        # orbax warns, through absl, that a read-only manager is read-only: true, and no news to a user.
+        with _absl_quiet() if read_only else contextlib.nullcontext():
+            self._manager = ocp.CheckpointManager(
+                self.directory,
+                options=options,
+                item_handlers={
+                    "state": ocp.StandardCheckpointHandler(),
+                    "meta": ocp.JsonCheckpointHandler(),
+                    "checksums": ocp.JsonCheckpointHandler(),
+                },
+            )
         if not read_only:
             self._clean()
 
@@ -198,6 +202,18 @@ class CheckpointDirectory:
     def close(self) -> None:
         """Waits for pending writes and releases orbax's resources."""
         self._manager.close()
+
+
+@contextlib.contextmanager
+def _absl_quiet():
+    """absl's (orbax's) warnings below ERROR are dropped while the block runs."""
+    logger = logging.getLogger("absl")
+    level = logger.level
+    logger.setLevel(logging.ERROR)
+    try:
+        yield
+    finally:
+        logger.setLevel(level)
 
 
 def _writable(directory: str) -> None:

@@ -9,16 +9,7 @@ import pytest
 from cnnlab import teaching
 from cnnlab.studies import denoise
 from tests.experiments._checks import check_run, run_quick
-
-
-def _overlap_count(size, k, s):
-    """How many k x k stamps, placed every s pixels for a size x size input, cover each output pixel (VALID)."""
-    n = (size - 1) * s + k
-    out = np.zeros((n, n))
-    for i in range(size):
-        for j in range(size):
-            out[i * s : i * s + k, j * s : j * s + k] += 1
-    return out
+from tests.test_teaching import _overlap_count
 
 
 def _psnr(a, b):
