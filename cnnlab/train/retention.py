@@ -72,14 +72,14 @@ class CheckpointDirectory:
         self.keep, self.best_metric, self.best_mode, self.read_only = keep, best_metric, best_mode, read_only
         self._metrics: dict[int, dict] = {}
         self._warned: set[int] = set()
-        options = ocp.CheckpointManagerOptions(
-            enable_async_checkpointing=False,
-            cleanup_tmp_directories=False,
-            create=False,
-            read_only=read_only,
-        )
         # orbax warns, through absl, that a read-only manager is read-only: true, and no news to a user.
         with _absl_quiet() if read_only else contextlib.nullcontext():
+            options = ocp.CheckpointManagerOptions(
+                enable_async_checkpointing=False,
+                cleanup_tmp_directories=False,
+                create=False,
+                read_only=read_only,
+            )
             self._manager = ocp.CheckpointManager(
                 self.directory,
                 options=options,
