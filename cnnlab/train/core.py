@@ -39,9 +39,14 @@ __all__ = [
 ]
 
 
-def split(model: nnx.Module):
-    """``(graphdef, params, rng_keys, rest)`` of ``model``."""
-    return nnx.split(model, nnx.Param, nnx.RngKey, ...)
+def split(model: nnx.Module, trainable=nnx.Param):
+    """``(graphdef, params, rng_keys, rest)`` of ``model``.
+
+    ``params`` are the ``nnx.Param`` variables that ``trainable`` (an nnx filter, already
+    intersected with ``nnx.Param`` by `freeze.resolve_trainable`) selects; frozen parameters
+    go to ``rest`` with the other state, so they get no gradient and no optimizer state.
+    """
+    return nnx.split(model, trainable, nnx.RngKey, ...)
 
 
 def scale(a):
@@ -78,6 +83,8 @@ class StepSpec:
     batch_size: int
     batch_sharding: Any = None  # NamedSharding splitting the batch axis over a mesh, or None
     compute_dtype: Any = None  # e.g. jnp.bfloat16: forward/backward in it, float32 parameters
+    trainable: Any = nnx.Param  # the nnx filter of the trained parameters (the rest are frozen)
+    penalty: Callable | None = None  # model -> scalar added to every example's loss (objectives.Objective)
 
     def __post_init__(self):
         # jit hashes its static arguments on every call; a GraphDef's hash walks the graph.
@@ -103,7 +110,12 @@ def _forward(spec: StepSpec, params, keys, rest, bx, by):
         m = nnx.merge(spec.graph, _cast(params, spec.compute_dtype), keys, rest, copy=True)
         pred = m(bx.astype(spec.compute_dtype)).astype(jnp.float32)
     per = spec.loss_fn(pred, by)
-    new_rest = jax.tree.map(lambda new, old: new.astype(old.dtype), split(m)[3], rest)  # stats stay float32
+    if spec.penalty is not None:
+        # Keras adds its regularisers to the batch's loss; on every example, the mean does too.
+        per = per + spec.penalty(m).astype(per.dtype)
+    new_rest = jax.tree.map(
+        lambda new, old: new.astype(old.dtype), split(m, spec.trainable)[3], rest
+    )  # stats stay float32
     return jnp.mean(per), (pred, per, new_rest)
 
 

@@ -17,7 +17,7 @@ import jax
 import jax.numpy as jnp
 from flax import nnx
 
-from cnnlab.train import core, guards, objectives
+from cnnlab.train import core, freeze, guards, objectives
 from cnnlab.train.history import History
 from cnnlab.train.inputs import Data, Mesh, check_data, check_positive, jsonable, read, replicate, to_device
 from cnnlab.train.loop import EpochLoop
@@ -54,6 +54,7 @@ def fit(
     devices=None,
     compute_dtype=None,
     divergence_factor: float | None = 100.0,
+    trainable=None,
 ) -> History:
     """Trains ``model`` in place and returns its `History`.
 
@@ -68,7 +69,9 @@ def fit(
         the host batch by batch (the next batch while the device trains on this one) and
         trained per step, in the same order and with the same numbers as the resident path.
       loss: ``"softmax_cross_entropy"``, ``"mse"``, ``"mae"``, ``"binary_crossentropy"``,
-        ``"binary_crossentropy_logits"``, or a callable ``(pred, target) -> (B,)``.
+        ``"binary_crossentropy_logits"``, a callable ``(pred, target) -> (B,)``, or an
+        `objectives.Objective` adding Keras's L2 kernel regulariser to one of them (the
+        training ``loss`` then includes the penalty; metrics and ``val_loss`` do not).
       optimizer: a name (``"adam"``, ``"sgd"``, ``"rmsprop"``, ``"adadelta"``), a config
         dict such as ``{"name": "sgd", "learning_rate": 0.01, "momentum": 0.9}`` (see
         `make_optimizer`), or any optax ``GradientTransformation``.
@@ -124,6 +127,11 @@ def fit(
         compilation out, and each epoch's numbers show beside it (``per_step``: the running
         loss). The numbers trained are the same bit for bit with and without it; without a
         bar the compiled program has no callback in it.
+      trainable: None (every ``nnx.Param`` trains), or an nnx filter choosing the parameters that
+        train (`cnnlab.train.freeze`), e.g. ``nnx.Not(nnx.PathContains("encoder"))`` to freeze an
+        encoder. Frozen parameters stay bit for bit as they are, get no gradient and no optimizer
+        state (they are carried with the BatchNorm statistics); under ``compute_dtype`` they stay
+        float32. Unfreeze by calling `fit` again with another filter (a new optimizer state).
 
     Returns:
       The `History` of all epochs (those restored by ``resume`` included).
@@ -152,7 +160,9 @@ def fit(
     compute_dtype = _check_dtype(compute_dtype)
     loss_name, loss_fn = objectives.resolve_loss(loss)
     metric_fns = objectives.resolve_metrics(metrics, loss_name)
+    penalty = objectives.resolve_penalty("fit", loss, model)
     tx, opt_config = resolve_optimizer(optimizer)
+    chosen = freeze.resolve_trainable("fit", model, trainable)
     config = jsonable(
         dict(
             model=type(model).__name__,
@@ -168,16 +178,28 @@ def fit(
             best_metric=best_metric,
             best_mode=ckpts.best_mode,
             per_step=per_step,
+            **({} if penalty is None else {"penalty": loss.describe()}),
+            **({} if trainable is None else freeze.describe_trainable(model, trainable, chosen)),
         )
     )
     _check_best(ckpts, metric_fns, val)
     model.train()
-    graph_train, *parts = core.split(model)
+    graph_train, *parts = core.split(model, chosen)
     model.eval()
-    graph_eval = core.split(model)[0]
+    graph_eval = core.split(model, chosen)[0]
     check_data("fit", graph_eval, tuple(parts), loss_name, [train, val])
     spec = core.StepSpec(
-        graph_train, loss_fn, tuple(metric_fns.items()), tx, augment, train.n, batch_size, mesh.batch, compute_dtype
+        graph_train,
+        loss_fn,
+        tuple(metric_fns.items()),
+        tx,
+        augment,
+        train.n,
+        batch_size,
+        mesh.batch,
+        compute_dtype,
+        chosen,
+        penalty=penalty,
     )
     base = jax.random.key(seed)
     trainer = OneModel(

@@ -33,6 +33,8 @@ _RESUME_KEYS = (
     "metrics",
     "model",
     "compute_dtype",
+    "trainable",
+    "penalty",
 )
 
 
@@ -52,7 +54,7 @@ def resume_one(loop: EpochLoop, state: TrainState, config: dict, mesh: Mesh) -> 
     model_state = nnx.state(trainer.model)
     nnx.replace_by_pure_dict(model_state, stored["model"])
     nnx.update(trainer.model, model_state)
-    _, *parts = core.split(trainer.model)
+    _, *parts = core.split(trainer.model, trainer.spec.trainable)
     loop.histories = [History(meta["history"]["records"], config)]
     loop.references = [meta.get("reference_loss")]
     loop.ckpt.retain()  # a run killed between its last save and retention resumes with nothing to train
