@@ -16,6 +16,11 @@ on a small input beside `cnnlab.ops` and the seed's own hand answers:
   example (9 stride-1 outputs -> 5 at stride 2) needs ``(length - pool_size) // stride + 1``
   (its formula, ``floor(Size / Stride)`` with Size the stride-1 length, gives 4 as well).
 
+Beside them, the inputs of the notebook's figures: its edge and blur kernels for colour
+images (`colour_kernels`, Q7/Q8), the RGB composite of three outputs (`rgb_composite`), and
+a colour photograph that ships with matplotlib standing in for skimage's astronaut, which
+cannot be downloaded here (`colour_photo`).
+
 Everything is NumPy in, float64 NumPy out. Kernels are not flipped (cross-correlation, as
 the seed and every deep-learning library define "convolution").
 """
@@ -23,6 +28,10 @@ the seed and every deep-learning library define "convolution").
 import numpy as np
 
 __all__ = [
+    "EDGE_KERNEL",
+    "PHOTO",
+    "colour_kernels",
+    "colour_photo",
     "conv1d",
     "conv1d_as_written",
     "conv1d_backward",
@@ -31,7 +40,19 @@ __all__ = [
     "conv2d_padded_as_written",
     "maxpool1d",
     "maxpool1d_as_written",
+    "rgb_composite",
 ]
+
+#: The notebook's edge kernel (after Q5): +1 on the top row, -1 on the bottom one. It responds
+#: where intensity changes from one row to the next, i.e. at horizontal edges, though the
+#: notebook titles its output "Vertical edges" (and that of its transpose "Horizontal edges").
+EDGE_KERNEL = np.array([[1, 1, 1], [0, 0, 0], [-1, -1, -1]], np.float64)
+
+#: The colour photograph of the colour lessons and its credit line.
+PHOTO = (
+    "grace_hopper.jpg",
+    "Grace Hopper, U.S. Navy photograph (public domain), from matplotlib's sample data (mpl-data/sample_data)",
+)
 
 
 def _vectors(fn: str, **arrays) -> list[np.ndarray]:
@@ -193,3 +214,54 @@ def maxpool1d(sequence, pool_size: int = 3, stride: int = 1) -> np.ndarray:
       array([5., 7., 3., 2., 6.])
     """
     return _maxpool("maxpool1d", sequence, pool_size, stride, as_written=False)
+
+
+def colour_kernels(channels: int = 3) -> tuple[list[str], np.ndarray]:
+    """The notebook's three kernels over ``channels`` input channels, as one HWIO array ``(3, 3, channels, 3)``.
+
+    Q7 stacks `EDGE_KERNEL` once per colour channel ("Vertical edges"), its transpose likewise
+    ("Horizontal edges"), and Q7/Q8 add an all-ones kernel ("Blur"); each output sums over the
+    channels. The names are the notebook's titles.
+    """
+    if isinstance(channels, bool) or not isinstance(channels, int) or channels < 1:
+        raise ValueError(f"colour_kernels: channels must be an int >= 1; got {channels!r}")
+    ks = [EDGE_KERNEL, EDGE_KERNEL.T, np.ones((3, 3))]
+    kernel = np.stack([np.repeat(k[:, :, None], channels, axis=2) for k in ks], axis=-1)
+    return ["Vertical edges", "Horizontal edges", "Blur"], kernel
+
+
+def rgb_composite(maps) -> np.ndarray:
+    """Three ``(H, W, 3)`` output maps drawn as one RGB image, as Q8's "All kernels" panel does.
+
+    The notebook's own scaling: subtract the minimum over all three, divide by the maximum.
+
+    Example:
+      >>> rgb_composite(np.array([[[-1.0, 0.0, 1.0]]]))
+      array([[[0. , 0.5, 1. ]]])
+    """
+    maps = np.asarray(maps, np.float64)
+    if maps.ndim != 3 or maps.shape[2] != 3:
+        raise ValueError(f"rgb_composite: maps must be (H, W, 3); got {maps.shape}")
+    out = maps - maps.min()
+    top = out.max()
+    if top == 0:
+        raise ValueError("rgb_composite: the three maps are constant and equal; there is nothing to scale")
+    return out / top
+
+
+def colour_photo(height: int = 128) -> np.ndarray:
+    """`PHOTO` from matplotlib's installed sample data, resized to ``height`` rows (aspect kept), RGB in [0, 1].
+
+    Seed 003 loads skimage's astronaut and, in Colab, resizes it to 128 pixels; no download is
+    possible here, so this photograph, which every matplotlib installation carries, stands in.
+    """
+    import matplotlib.cbook
+    from PIL import Image
+
+    if isinstance(height, bool) or not isinstance(height, int) or not 8 <= height <= 512:
+        raise ValueError(f"colour_photo: height must be an int in [8, 512]; got {height!r}")
+    path = matplotlib.cbook.get_sample_data(PHOTO[0], asfileobj=False)
+    with Image.open(path) as im:
+        im = im.convert("RGB")
+        width = round(im.width * height / im.height)
+        return np.asarray(im.resize((width, height), Image.Resampling.LANCZOS), np.float64) / 255.0

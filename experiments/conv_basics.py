@@ -11,6 +11,12 @@ definition from the classic exercise (explicit loops over output positions, comp
 the cross-correlation that deep-learning libraries call convolution), and the largest
 difference is recorded: it is float rounding, nothing more.
 
+Then the seeds' own lessons, as they wrote them (`experiments/_conv_seeds.py`): seed 003 Part 1's
+1-D signal demo, its hand answers (Q1, Q6, Q9) beside its answer code as printed and corrected
+(`cnnlab.seedcode`: four bugs), padding 0 against 10, max and average pooling at size 2 with
+strides 1 and 2, a colour photograph's channels, its edge and blur kernels over all three and
+their RGB composite (Q7/Q8); and seed 004's patch of x_train[0] as a kernel, then max pooling.
+
 Nothing is trained: ``epochs`` and ``batch_size`` are in the defaults only because every
 study carries them; they are 0 here and ignored. ``--quick`` is the same configuration
 (it runs in seconds). Study keys: ``n_digits`` (test images shown, one per class) and
@@ -22,6 +28,7 @@ from typing import Literal
 
 import numpy as np
 
+from . import _conv_seeds
 from ._config import StudyConfig, setting
 from ._harness import Run, Study, UsageError, plural
 from ._runner import main
@@ -176,6 +183,8 @@ def run(r: Run) -> None:
         "and stride of each case, and the largest absolute difference:\n\n"
         f"| case | max abs difference |\n| --- | --- |\n{rows}"
     )
+    # 6. The seeds' own convolution lessons as they wrote them (seed 003 Part 1, seed 004).
+    _conv_seeds.run_all(r, r.data("train"))
     r.section(
         f"Template matching: the peak of the zero-mean template's response is {px} from "
         "where the patch was cut. Output sizes: VALID shrinks by KH − 1 = 2 pixels, SAME keeps the "
@@ -200,8 +209,9 @@ STUDY = Study(
     run=run,
     config=Config,
     quick=dict(),  # the full configuration already runs in seconds
-    reference="the first lesson of the classic CNN course: convolution by hand, with kernels, padding, stride "
-    "and channels, and the loop-based definition of the exercise",
+    reference="seed 003 (HMC homework 9) Part 1: convolution by hand in 1-D and 2-D, padding, channels, "
+    "pooling with a stride, and its answers; seed 004 ('MNIST with Conv2d'): convolution by loops, a patch as "
+    "the kernel, max pooling",
 )
 
 if __name__ == "__main__":

@@ -119,3 +119,45 @@ def test_maxpool1d_is_the_stride_one_output_subsampled(length, pool, stride):
 def test_bad_input_is_named(call, match):
     with pytest.raises(ValueError, match=match):
         call()
+
+
+def test_colour_kernels_sum_over_channels_and_the_seeds_vertical_kernel_finds_horizontal_edges():
+    names, k = seedcode.colour_kernels(3)
+    assert names == ["Vertical edges", "Horizontal edges", "Blur"] and k.shape == (3, 3, 3, 3)
+    top = np.zeros((1, 6, 5, 3))
+    top[:, :3] = 1.0  # bright top half: a horizontal edge between rows 2 and 3
+    y = np.asarray(
+        lax.conv_general_dilated(
+            jnp.asarray(top, jnp.float32), jnp.asarray(k, jnp.float32), (1, 1), "VALID",
+            dimension_numbers=("NHWC", "HWIO", "NHWC"), precision=lax.Precision.HIGHEST,
+        )
+    )[0]  # fmt: skip
+    # Windows over rows (1,1,1), (1,1,0), (1,0,0), (0,0,0): the "vertical" kernel gives 3 columns x 3 channels
+    # x (top row - bottom row) = 0, 9, 9, 0 (by hand); its transpose gives 0; the blur counts the ones (27, 18, 9, 0).
+    np.testing.assert_allclose(y[:, :, 0], [[0, 0, 0], [9, 9, 9], [9, 9, 9], [0, 0, 0]], atol=1e-6)
+    np.testing.assert_allclose(y[:, :, 1], 0.0, atol=1e-6)
+    np.testing.assert_allclose(y[:, 0, 2], [27, 18, 9, 0], atol=1e-5)
+    with pytest.raises(ValueError, match="channels must be an int >= 1; got 0"):
+        seedcode.colour_kernels(0)
+
+
+def test_rgb_composite_scales_all_three_maps_together():
+    maps = np.stack([np.full((2, 2), -2.0), np.zeros((2, 2)), np.full((2, 2), 6.0)], axis=-1)
+    np.testing.assert_allclose(seedcode.rgb_composite(maps)[0, 0], [0.0, 0.25, 1.0])
+    with pytest.raises(ValueError, match=r"maps must be \(H, W, 3\); got \(2, 2\)"):
+        seedcode.rgb_composite(np.zeros((2, 2)))
+    with pytest.raises(ValueError, match="constant and equal"):
+        seedcode.rgb_composite(np.ones((2, 2, 3)))
+
+
+def test_colour_photo_is_the_installed_sample_resized():
+    import matplotlib.cbook
+    from PIL import Image
+
+    photo = seedcode.colour_photo(64)
+    with Image.open(matplotlib.cbook.get_sample_data(seedcode.PHOTO[0], asfileobj=False)) as im:
+        w, h = im.size
+    assert photo.shape == (64, round(w * 64 / h), 3) and photo.dtype == np.float64
+    assert 0.0 <= photo.min() and photo.max() <= 1.0 and photo.std() > 0.1
+    with pytest.raises(ValueError, match="height must be an int in"):
+        seedcode.colour_photo(4)

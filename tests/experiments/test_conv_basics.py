@@ -23,3 +23,21 @@ def test_quick_run_reports(tmp_path):
     assert {"kernels.png", "outputs.png", "padding.png", "multichannel.png", "template.png"} <= files
     assert all(row["ours"] == row["reference"] for row in record["references"][:4])
     assert record["history"] == {}  # nothing is trained
+    # The seeds' lessons: seed 003's hand answers (Q1, Q9), its code's bugs corrected equal to cnnlab.ops,
+    # every op against the loops or NumPy to float32 rounding, and the sizes the seeds print or imply.
+    assert m["q1_conv1d"] == [7, 6, 7] and m["q9_maxpool_stride2"] == [5, 7, 3, 2, 6]
+    assert m["seed_code_fixed_equals_ops"] is True
+    for key in ("signal_conv1d", "padding_loops", "pooling_numpy", "colour_loops", "seed004_loops"):
+        assert m[f"{key}_max_abs_diff"] < 1e-5, key
+    assert (m["padding0_size"], m["padding10_size"], m["seed004_pooled_size"]) == (26, 46, 12)
+    seeds = {"signal.png", "padding_0_10.png", "pooling.png", "colour_channels.png", "colour_kernels.png",
+             "conv_then_pool.png", "patch_kernel_on_digits.png"}  # fmt: skip
+    assert seeds <= files
+    captions = {f["file"]: f["caption"] for f in record["figures"]}
+    assert all(captions[f].startswith(("seed 003", "seed 004")) for f in seeds)
+    assert "grace_hopper" not in captions["colour_kernels.png"] and "Grace Hopper" in captions["colour_kernels.png"]
+    report = (tmp_path / "report.md").read_text()
+    assert (
+        "| Q3 `conv1d` (`output[i] =` for `+=`) | x=[2, 3, -1, 5, -2], k=[1, 2, 1] | [-1, 5, -2] | [7, 6, 7] |"
+        in report
+    )
