@@ -16,6 +16,7 @@ from cnnlab.train.history import plot_histories as plot_histories
 from cnnlab.train.many import fit_many as fit_many
 from cnnlab.train.objectives import LOSSES as LOSSES
 from cnnlab.train.objectives import METRICS as METRICS
+from cnnlab.train.objectives import Objective as Objective
 from cnnlab.train.objectives import accuracy as accuracy
 from cnnlab.train.objectives import per_example as per_example
 from cnnlab.train.optimizers import OPTIMIZERS as OPTIMIZERS
@@ -34,6 +35,7 @@ __all__ = [
     "DivergenceError",
     "History",
     "NonFiniteLossError",
+    "Objective",
     "TensorBoard",
     "TrainState",
     "accuracy",

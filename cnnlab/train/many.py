@@ -117,6 +117,8 @@ def fit_many(
         on_epoch,
     )
     loss_name, loss_fn = objectives.resolve_loss(loss)
+    if isinstance(loss, objectives.Objective) and loss.l2 > 0:
+        raise ValueError(f"fit_many: the L2 penalty of {loss} is not supported here; train with fit")
     metric_fns = objectives.resolve_metrics(metrics, loss_name)
     tx, opt_config = resolve_optimizer(optimizer) if rates is None else resolve_rate_in_state(optimizer)
     models = [make_model(nnx.Rngs(s)) for s in seeds]

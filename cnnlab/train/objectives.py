@@ -6,16 +6,31 @@ needs one value per example: ``per_example(op)`` applies an op to each example a
 (``vmap`` over a batch of one). For mse, mae and binary cross-entropy the mean of those
 values equals the op's mean over the whole batch, because every example has as many
 elements.
+
+`Objective` adds Keras's L2 kernel regulariser to a loss: ``Objective("mse", l2=0.04,
+l2_layers=("encoder.0",))`` is seed 001's ``kernel_regularizer=tf.keras.regularizers.l2(0.04)``
+on the first encoder convolution. It is a term of the loss (its gradient ``2 * 0.04 * kernel``
+flows through the optimizer like the data loss's), not an optimizer's weight decay.
 """
 
+import dataclasses
 from collections.abc import Callable, Mapping, Sequence
 
 import jax
 import jax.numpy as jnp
 
-from cnnlab import ops
+from cnnlab import nn, ops
 
-__all__ = ["LOSSES", "METRICS", "accuracy", "per_example", "resolve_loss", "resolve_metrics"]
+__all__ = [
+    "LOSSES",
+    "METRICS",
+    "Objective",
+    "accuracy",
+    "per_example",
+    "resolve_loss",
+    "resolve_metrics",
+    "resolve_penalty",
+]
 
 PerExample = Callable[[jax.Array, jax.Array], jax.Array]
 
@@ -67,15 +82,80 @@ METRICS: dict[str, PerExample] = {"accuracy": accuracy, **LOSSES}
 CLASSIFICATION = ("softmax_cross_entropy",)
 
 
+@dataclasses.dataclass(frozen=True)
+class Objective:
+    """A loss plus an L2 penalty on the kernels of named layers, as Keras's ``kernel_regularizer``.
+
+    The training loss of a batch becomes ``loss + l2 * sum(kernel ** 2)``, summed over the
+    kernels of ``l2_layers`` (their biases are not penalised), which is what Keras adds to
+    the loss for each layer built with ``kernel_regularizer=keras.regularizers.l2(l2)``, and
+    what its training loss reports. `fit`'s training ``loss`` includes the penalty; its
+    metrics, ``val_loss`` and `evaluate` are the data loss alone (Keras's validation loss
+    adds the penalty too).
+
+    Attributes:
+      loss: a loss name (`LOSSES`) or a callable ``(pred, target) -> (B,)``.
+      l2: the factor (Keras's ``l2``); 0 adds nothing.
+      l2_layers: paths of the penalised layers, as `cnnlab.nn.named_layers` prints them
+        (``"encoder.0"``); each must have a ``kernel``.
+    """
+
+    loss: str | Callable
+    l2: float = 0.0
+    l2_layers: tuple[str, ...] = ()
+
+    def __post_init__(self):
+        if not isinstance(self.l2, int | float) or not self.l2 >= 0 or self.l2 == float("inf"):
+            raise ValueError(f"Objective: l2 must be a finite number >= 0, got {self.l2!r}")
+        if isinstance(self.l2_layers, str) or not all(isinstance(p, str) for p in self.l2_layers):
+            raise TypeError(f"Objective: l2_layers must be a tuple of layer paths, got {self.l2_layers!r}")
+        if self.l2 > 0 and not self.l2_layers:
+            raise ValueError(f"Objective: l2={self.l2} names no layer; give l2_layers (paths like 'encoder.0')")
+
+    def penalty(self, model) -> jax.Array:
+        """``l2 * sum(kernel ** 2)`` over the kernels of ``l2_layers`` of ``model``, float32."""
+        layers = dict(nn.named_layers(model))
+        total = sum(jnp.sum(jnp.square(layers[p].kernel[...].astype(jnp.float32))) for p in self.l2_layers)
+        return jnp.float32(self.l2) * total
+
+    def check(self, fn: str, model) -> None:
+        """Every path in ``l2_layers`` names a layer of ``model`` with a kernel, or ValueError."""
+        layers = dict(nn.named_layers(model))
+        for p in self.l2_layers:
+            if not hasattr(layers.get(p), "kernel"):
+                with_kernels = [q for q, m in layers.items() if hasattr(m, "kernel")]
+                raise ValueError(
+                    f"{fn}: Objective.l2_layers names {p!r}, which is not a layer with a kernel in "
+                    f"{type(model).__name__}; layers with kernels: {with_kernels}"
+                )
+
+    def describe(self) -> str:
+        """``"l2(0.04) on encoder.0"``: for a run's recorded configuration."""
+        return f"l2({self.l2:g}) on {', '.join(self.l2_layers)}" if self.l2 > 0 else "none"
+
+
+def resolve_penalty(fn: str, loss, model) -> Callable | None:
+    """``model -> scalar`` penalty of an `Objective` with ``l2 > 0`` (checked against ``model``), else None."""
+    if not isinstance(loss, Objective) or loss.l2 == 0:
+        return None
+    loss.check(fn, model)
+    return loss.penalty
+
+
 def resolve_loss(loss) -> tuple[str, PerExample]:
-    """``(name, per-example fn)`` for a loss name or a callable ``(pred, target) -> (B,)``."""
+    """``(name, per-example fn)`` for a loss name, a callable ``(pred, target) -> (B,)``, or an
+    `Objective` (its data loss: `resolve_penalty` gives the penalty)."""
+    if isinstance(loss, Objective):
+        return resolve_loss(loss.loss)
     if isinstance(loss, str):
         if loss not in LOSSES:
             raise ValueError(f"fit: unknown loss {loss!r}; known: {sorted(LOSSES)} or a callable")
         return loss, LOSSES[loss]
     if callable(loss):
         return getattr(loss, "__name__", "custom"), loss
-    raise TypeError(f"fit: loss must be a name or a callable (pred, target) -> (B,); got {type(loss).__name__}")
+    raise TypeError(
+        f"fit: loss must be a name, a callable (pred, target) -> (B,) or an Objective; got {type(loss).__name__}"
+    )
 
 
 def resolve_metrics(metrics, loss_name: str) -> dict[str, PerExample]:
