@@ -14,6 +14,7 @@ __all__ = [
     "StridedAutoencoder",
     "DenoisingAutoencoder",
     "LeNetAutoencoder",
+    "ImprovedLeNetAutoencoder",
     "WideLeNetAutoencoder",
 ]
 
@@ -77,24 +78,27 @@ class ConvAutoencoder(Autoencoder):
 
 @zoo_model
 class StridedAutoencoder(Autoencoder):
-    """Strided-convolution autoencoder with a 2-D latent space, for scatter plots of digit classes.
+    """Seed 001's strided-convolution autoencoder with a 2-D latent space (KAIST notebook, section 4.3).
 
     No pooling: stride-2 convolutions downsample and stride-2 transposed convolutions
-    upsample (Keras `Conv2DTranspose` SAME: `H -> 2H`). The spec's shapes work out as given:
+    upsample (Keras `Conv2DTranspose` SAME: `H -> 2H`). The seed's layers, one for one:
     encode: `(N,28,28,1) -conv3 32 s2 same relu-> (N,14,14,32) -conv3 64 s2 same relu->
     (N,7,7,64) -conv7 2 valid-> (N,1,1,2) -flatten-> (N,2)`;
     decode: `(N,2) -unflatten-> (N,1,1,2) -convT7 64 valid relu-> (N,7,7,64)
-    -convT3 32 s2 same relu-> (N,14,14,32) -convT7 1 s2 same sigmoid-> (N,28,28,1)`.
-    The latent layer is linear, the output sigmoid. Encoder 320 + 18,496 + 6,274 = 25,090
-    parameters, decoder 6,336 + 18,464 + 1,569 = 26,369.
+    -convT3 32 s2 same relu-> (N,14,14,32) -convT7 1 s2 same-> (N,28,28,1)`.
+    The latent layer is linear and so is the output, as in the seed (its last
+    `Conv2DTranspose(1, (7,7), strides=(2,2), padding='SAME')` has no activation).
+    Encoder 320 + 18,496 + 6,274 = 25,090 parameters, decoder 6,336 + 18,464 + 1,569 = 26,369.
 
     Args:
+      output_activation: the last layer's activation: None (linear) as in the seed;
+        ``"sigmoid"`` is cnnlab's variant that bounds reconstructions to (0, 1).
       rngs: `nnx.Rngs`.
     """
 
     latent_dim = 2
 
-    def __init__(self, *, rngs: nnx.Rngs):
+    def __init__(self, *, output_activation: nn.Activation = None, rngs: nnx.Rngs):
         self.encoder = nn.Sequential(
             nn.Conv2D(1, 32, 3, strides=2, padding="same", activation="relu", rngs=rngs),
             nn.Conv2D(32, 64, 3, strides=2, padding="same", activation="relu", rngs=rngs),
@@ -105,7 +109,7 @@ class StridedAutoencoder(Autoencoder):
             nn.Unflatten((1, 1, 2)),
             nn.Conv2DTranspose(2, 64, 7, padding="valid", activation="relu", rngs=rngs),
             nn.Conv2DTranspose(64, 32, 3, strides=2, padding="same", activation="relu", rngs=rngs),
-            nn.Conv2DTranspose(32, 1, 7, strides=2, padding="same", activation="sigmoid", rngs=rngs),
+            nn.Conv2DTranspose(32, 1, 7, strides=2, padding="same", activation=output_activation, rngs=rngs),
         )
 
 
@@ -141,21 +145,26 @@ class DenoisingAutoencoder(Autoencoder):
 
 @zoo_model
 class LeNetAutoencoder(Autoencoder):
-    """LeNet-5 as the encoder of a `latent_dim`-dimensional code, and its mirror image as the decoder.
+    """Seed 003's LeNet autoencoder (HMC homework 9, Q13): LeNet-5 encodes, its mirror image decodes.
 
+    PyTorch's layers, one for one (`ConvTranspose2d` with PyTorch's integer padding):
     encode: `(N,28,28,1) -conv5 6 same tanh-> (N,28,28,6) -avg2-> (N,14,14,6) -conv5 16 valid tanh->
     (N,10,10,16) -avg2-> (N,5,5,16) -flatten-> (N,400) -dense tanh-> (N,120) -dense tanh-> (N,84)
     -dense-> (N,latent)`;
     decode: `(N,latent) -dense tanh-> (N,84) -dense tanh-> (N,120) -dense tanh-> (N,400)
-    -unflatten-> (N,5,5,16) -up2-> (N,10,10,16) -convT5 6 valid tanh-> (N,14,14,6) -up2->
-    (N,28,28,6) -convT5 1 same sigmoid-> (N,28,28,1)`.
+    -unflatten-> (N,5,5,16) -up2-> (N,10,10,16) -convT5 6 pad 0 tanh-> (N,14,14,6) -up2->
+    (N,28,28,6) -convT5 1 pad 2-> (N,28,28,1)`. The output is linear, as in the seed (its
+    last layer, `ConvTranspose2d(6, 1, kernel_size=5, padding=2)`, has no activation).
+    Encoder 61,706 parameters, decoder 62,081 (10-d code).
 
     Args:
-      latent_dim: size of the code.
+      latent_dim: size of the code (the seed's 10: LeNet-5's class outputs).
+      output_activation: the last layer's activation: None (linear) as in the seed;
+        ``"sigmoid"`` is cnnlab's variant that bounds reconstructions to (0, 1).
       rngs: `nnx.Rngs`.
     """
 
-    def __init__(self, latent_dim: int = 10, *, rngs: nnx.Rngs):
+    def __init__(self, latent_dim: int = 10, *, output_activation: nn.Activation = None, rngs: nnx.Rngs):
         self.latent_dim = latent_dim
         self.encoder = nn.Sequential(
             nn.Conv2D(1, 6, 5, padding="same", activation="tanh", rngs=rngs), nn.AvgPool2D(2),
@@ -170,14 +179,61 @@ class LeNetAutoencoder(Autoencoder):
             nn.Dense(84, 120, activation="tanh", rngs=rngs),
             nn.Dense(120, 400, activation="tanh", rngs=rngs),
             nn.Unflatten((5, 5, 16)),
-            nn.UpSampling2D(2), nn.Conv2DTranspose(16, 6, 5, activation="tanh", rngs=rngs),
-            nn.UpSampling2D(2), nn.Conv2DTranspose(6, 1, 5, padding="same", activation="sigmoid", rngs=rngs),
+            nn.UpSampling2D(2), nn.Conv2DTranspose(16, 6, 5, padding=0, activation="tanh", rngs=rngs),
+            nn.UpSampling2D(2), nn.Conv2DTranspose(6, 1, 5, padding=2, activation=output_activation, rngs=rngs),
+        )  # fmt: skip
+
+
+@zoo_model
+class ImprovedLeNetAutoencoder(Autoencoder):
+    """Seed 003's improved LeNet autoencoder (HMC homework 9, Q16): an 80-d code, 16-channel tanh convolutions.
+
+    The seed's answer to "modify the architecture to improve the performance", PyTorch's
+    layers one for one: two 3x3 convolutions before each average pooling, wider Dense
+    layers (160 and 120 units) and an 80-number code, mirrored by the decoder:
+    encode: `(N,28,28,1) -conv3 16 same tanh-> -conv3 16 same tanh-> (N,28,28,16) -avg2->
+    (N,14,14,16) -conv5 16 valid tanh-> (N,10,10,16) -conv3 16 same tanh-> -avg2-> (N,5,5,16)
+    -flatten-> (N,400) -dense tanh-> (N,160) -dense tanh-> (N,120) -dense-> (N,latent)`;
+    decode: `(N,latent) -dense tanh-> (N,120) -dense tanh-> (N,160) -dense tanh-> (N,400)
+    -unflatten-> (N,5,5,16) -up2-> (N,10,10,16) -convT3 16 pad 1 tanh-> (N,10,10,16)
+    -convT5 16 pad 0 tanh-> (N,14,14,16) -up2-> (N,28,28,16) -convT3 16 pad 1 tanh->
+    -convT3 1 pad 1-> (N,28,28,1)`, linear output as in the seed. Encoder 104,376
+    parameters, decoder 104,681 (80-d code).
+
+    Args:
+      latent_dim: size of the code (the seed's 80).
+      rngs: `nnx.Rngs`.
+    """
+
+    def __init__(self, latent_dim: int = 80, *, rngs: nnx.Rngs):
+        def conv(k, padding="same"):
+            return nn.Conv2D(16, 16, k, padding=padding, activation="tanh", rngs=rngs)
+
+        def conv_t(k, padding, c_out=16, activation="tanh"):
+            return nn.Conv2DTranspose(16, c_out, k, padding=padding, activation=activation, rngs=rngs)
+
+        self.latent_dim = latent_dim
+        self.encoder = nn.Sequential(
+            nn.Conv2D(1, 16, 3, padding="same", activation="tanh", rngs=rngs), conv(3), nn.AvgPool2D(2),
+            conv(5, "valid"), conv(3), nn.AvgPool2D(2),
+            nn.Flatten(),
+            nn.Dense(400, 160, activation="tanh", rngs=rngs),
+            nn.Dense(160, 120, activation="tanh", rngs=rngs),
+            nn.Dense(120, latent_dim, rngs=rngs),
+        )  # fmt: skip
+        self.decoder = nn.Sequential(
+            nn.Dense(latent_dim, 120, activation="tanh", rngs=rngs),
+            nn.Dense(120, 160, activation="tanh", rngs=rngs),
+            nn.Dense(160, 400, activation="tanh", rngs=rngs),
+            nn.Unflatten((5, 5, 16)),
+            nn.UpSampling2D(2), conv_t(3, 1), conv_t(5, 0),
+            nn.UpSampling2D(2), conv_t(3, 1), conv_t(3, 1, c_out=1, activation=None),
         )  # fmt: skip
 
 
 @zoo_model
 class WideLeNetAutoencoder(Autoencoder):
-    """A wider, batch-normalized ReLU version of `LeNetAutoencoder`: 4x the filters, a 256-unit Dense.
+    """cnnlab's variant, in no seed: a wider, batch-normalized ReLU `LeNetAutoencoder`, 4x the filters.
 
     The shape walk of `LeNetAutoencoder` with convolutions of `w = width` and `2w` filters
     (LeNet's 6 and 16), one hidden Dense of 256 units on each side, every hidden layer

@@ -11,7 +11,7 @@ Example:
   >>> from cnnlab.models import LeNetAutoencoder, build, spec
   >>> s = spec(LeNetAutoencoder(latent_dim=2, rngs=nnx.Rngs(0)))
   >>> s
-  {'class': 'LeNetAutoencoder', 'args': {'latent_dim': 2}}
+  {'class': 'LeNetAutoencoder', 'args': {'latent_dim': 2, 'output_activation': None}}
   >>> type(build(s)).__name__, build(s).latent_dim
   ('LeNetAutoencoder', 2)
 """

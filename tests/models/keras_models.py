@@ -71,7 +71,8 @@ def conv_autoencoder():
     return encoder, decoder
 
 
-def strided_autoencoder():
+def strided_autoencoder(output_activation=None):
+    """Seed 001's strided autoencoder: its last Conv2DTranspose is linear (``output_activation``: cnnlab's variant)."""
     encoder = sequential(
         (28, 28, 1),
         L.Conv2D(32, 3, strides=2, padding="same", activation="relu", **Z),
@@ -83,7 +84,7 @@ def strided_autoencoder():
         L.Reshape((1, 1, 2)),
         L.Conv2DTranspose(64, 7, activation="relu", **Z),
         L.Conv2DTranspose(32, 3, strides=2, padding="same", activation="relu", **Z),
-        L.Conv2DTranspose(1, 7, strides=2, padding="same", activation="sigmoid", **Z),
+        L.Conv2DTranspose(1, 7, strides=2, padding="same", activation=output_activation, **Z),
     )
     return encoder, decoder
 
@@ -116,7 +117,7 @@ def lenet_autoencoder(latent_dim=10):
         L.Dense(84, activation="tanh", **Z), L.Dense(120, activation="tanh", **Z),
         L.Dense(400, activation="tanh", **Z), L.Reshape((5, 5, 16)),
         L.UpSampling2D(2), L.Conv2DTranspose(6, 5, activation="tanh", **Z),
-        L.UpSampling2D(2), L.Conv2DTranspose(1, 5, padding="same", activation="sigmoid", **Z),
+        L.UpSampling2D(2), L.Conv2DTranspose(1, 5, padding="same", **Z),  # linear, as seed 003's
     )  # fmt: skip
     return encoder, decoder
 

@@ -27,6 +27,8 @@ CASES = {
     "StridedAutoencoder": (lambda r: models.StridedAutoencoder(rngs=r), MNIST, MNIST, 25_090 + 26_369),
     "DenoisingAutoencoder": (lambda r: models.DenoisingAutoencoder(rngs=r), MNIST, MNIST, 1_264 + 921),
     "LeNetAutoencoder": (lambda r: models.LeNetAutoencoder(rngs=r), MNIST, MNIST, 61_706 + 62_081),
+    # Seed 003 Q16's layers, counted by PyTorch in tests/models/test_seed_autoencoders.py.
+    "ImprovedLeNetAutoencoder": (lambda r: models.ImprovedLeNetAutoencoder(rngs=r), MNIST, MNIST, 104_376 + 104_681),
     "WideLeNetAutoencoder": (lambda r: models.WideLeNetAutoencoder(rngs=r), MNIST, MNIST, 687_371),
     "NoiseToDigit": (lambda r: models.NoiseToDigit(rngs=r), (3, 100), MNIST, 385_345),
     # Stages of two 3x3 convolutions (w=16): 1->16, 16->32, 32->64, (64+32)->32, (32+16)->16; 1x1 head.
@@ -65,6 +67,7 @@ def test_output_shape_and_parameter_count(name):
         (models.StridedAutoencoder, (3, 2)),
         (models.DenoisingAutoencoder, (3, 4, 4, 8)),
         (models.LeNetAutoencoder, (3, 10)),
+        (models.ImprovedLeNetAutoencoder, (3, 80)),
         (models.WideLeNetAutoencoder, (3, 10)),
     ],
 )
