@@ -65,7 +65,8 @@ def _judge(r: Run, d) -> SimpleNamespace:
 
     from cnnlab import metrics, models, train
 
-    model, cce = models.MnistCNN(rngs=nnx.Rngs(r.seed)), "softmax_cross_entropy"
+    # The judge is cnnlab's tool, not a seed's item: the ReLU variant, as the judge has always been.
+    model, cce = models.MnistCNN(activation="relu", rngs=nnx.Rngs(r.seed)), "softmax_cross_entropy"
     r.fit(model, d.train, tag="judge", epochs=r.cfg.judge_epochs, val_data=d.test, loss=cce, optimizer="adam")
     acc = train.evaluate(model, d.test, loss=cce)["accuracy"]
     on_means, share = metrics.class_mean_probability(model, d.x, d.y, d.k)

@@ -9,7 +9,14 @@ with `cnnlab.interop.keras.load_weights` or `cnnlab.interop.torch.load_state_dic
 
 import numpy as np
 
-__all__ = ["keras_conv_autoencoder", "keras_mnist_cnn", "softmax", "torch_lenet5", "train_torch_classifier"]
+__all__ = [
+    "keras_conv_autoencoder",
+    "keras_mnist_cnn",
+    "keras_seed004_cnn",
+    "softmax",
+    "torch_lenet5",
+    "train_torch_classifier",
+]
 
 
 def keras_conv_autoencoder(keras):
@@ -37,23 +44,51 @@ def keras_conv_autoencoder(keras):
 
 
 def keras_mnist_cnn(keras):
-    """The small MNIST CNN of the Keras tutorials, returning logits; `cnnlab.models.MnistCNN`.
+    """Seed 004's MNIST CNN ("MNIST with Conv2d", In [17]) returning logits; `cnnlab.models.MnistCNN`.
 
     ``(N, 28, 28, 1)`` -conv3 32 same, max2-> ``(N, 14, 14, 32)`` -conv3 16 same, max2->
-    ``(N, 7, 7, 16)`` -flatten, dense-> ``(N, 10)``.
+    ``(N, 7, 7, 16)`` -flatten, dense-> ``(N, 10)``; no activation on the convolutions, as in
+    the seed. `keras_seed004_cnn` is the seed's model itself (Reshape in front, softmax out).
     """
     L = keras.layers
     return keras.Sequential(
         [
             keras.Input((28, 28, 1)),
-            L.Conv2D(32, 3, padding="same", activation="relu"),
+            L.Conv2D(32, 3, padding="same"),
             L.MaxPooling2D(2),
-            L.Conv2D(16, 3, padding="same", activation="relu"),
+            L.Conv2D(16, 3, padding="same"),
             L.MaxPooling2D(2),
             L.Flatten(),
             L.Dense(10),
         ]
     )
+
+
+def keras_seed004_cnn(keras):
+    """Seed 004's network and training configuration exactly (In [17]), compiled as the seed compiles it.
+
+    ``Input((28, 28))``, ``Reshape((28, 28, 1))``, ``Conv2D(32, (3, 3), padding='same')``,
+    ``MaxPooling2D((2, 2))``, ``Conv2D(16, (3, 3), padding='same')``, ``MaxPooling2D((2, 2))``,
+    ``Flatten()``, ``Dense(10, activation='softmax')``; sparse categorical cross-entropy,
+    ``Adam()`` with Keras's defaults (learning rate 1e-3, epsilon 1e-7), accuracy as ``'acc'``.
+    The seed then calls ``fit(x_train, y_train, epochs=5)``: batch 32, Keras's default.
+    Its weights load into ``cnnlab.models.MnistCNN()`` with `cnnlab.interop.keras.load_weights`.
+    """
+    L = keras.layers
+    model = keras.Sequential(
+        [
+            keras.Input((28, 28)),
+            L.Reshape((28, 28, 1)),
+            L.Conv2D(32, (3, 3), padding="same"),
+            L.MaxPooling2D((2, 2)),
+            L.Conv2D(16, (3, 3), padding="same"),
+            L.MaxPooling2D((2, 2)),
+            L.Flatten(),
+            L.Dense(10, activation="softmax"),
+        ]
+    )
+    model.compile(loss=keras.losses.SparseCategoricalCrossentropy(), optimizer=keras.optimizers.Adam(), metrics=["acc"])
+    return model
 
 
 def torch_lenet5(torch):

@@ -18,7 +18,7 @@ from cnnlab.models.autoencoders import (
     StridedAutoencoder,
     WideLeNetAutoencoder,
 )
-from cnnlab.models.classifiers import CifarCNN, Classifier, LeNet5, LeNet5Improved, MnistCNN
+from cnnlab.models.classifiers import CifarCNN, Classifier, LeNet5, LeNet5Improved, MnistCNN, OneConvCNN
 from cnnlab.models.decoders import decoder, encoder
 from cnnlab.models.functional import (
     conv_autoencoder_params,
@@ -45,6 +45,7 @@ __all__ = [
     "LeNetAutoencoder",
     "MnistCNN",
     "NoiseToDigit",
+    "OneConvCNN",
     "Segmenter",
     "StridedAutoencoder",
     "WideLeNetAutoencoder",

@@ -16,6 +16,7 @@ from cnnlab.nn.dropout import Dropout
 from cnnlab.nn.norm import BatchNorm, BatchNormalized
 from cnnlab.nn.pool import AvgPool2D, MaxPool2D
 from cnnlab.nn.resample import UpSampling2D
+from cnnlab.nn.reshape import Reshape
 
 __all__ = [
     "ACTIVATIONS",
@@ -31,6 +32,7 @@ __all__ = [
     "Dropout",
     "Flatten",
     "MaxPool2D",
+    "Reshape",
     "Sequential",
     "Unflatten",
     "UpSampling2D",

@@ -87,7 +87,7 @@ def test_load_mnist_cnn_from_a_keras_file_into_conv2d_max_pool_layers(tmp_path):
         theirs.save_weights(tmp_path / "mnist.weights.h5")
     ours = models.MnistCNN(rngs=nnx.Rngs(0))
     kio.load_weights(ours, tmp_path / "mnist.weights.h5")
-    np.testing.assert_array_equal(ours.layers[1].conv.bias[...], np.asarray(theirs.layers[2].bias.value))
+    np.testing.assert_array_equal(ours.layers[2].conv.bias[...], np.asarray(theirs.layers[3].bias.value))
     x = rng.uniform(size=(3, 28, 28, 1)).astype(np.float32)
     assert_close(nnx.jit(lambda m, x: m(x))(ours, jnp.asarray(x)), keras_call(theirs, x))
 

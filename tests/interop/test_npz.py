@@ -31,10 +31,10 @@ def test_keys_are_nnx_paths_through_conv2d_max_pool(tmp_path):
     with np.load(tmp_path / "mnist.npz") as f:
         assert sorted(f.files) == [
             f"layers/layers/{i}/{part}{name}"
-            for i, part in [(0, "conv/"), (1, "conv/"), (3, "")]
+            for i, part in [(1, "conv/"), (2, "conv/"), (4, "")]  # layers/0: the seed's Reshape
             for name in ("bias", "kernel")
         ]
-        np.testing.assert_array_equal(f["layers/layers/1/conv/kernel"], model.layers[1].conv.kernel[...])
+        np.testing.assert_array_equal(f["layers/layers/2/conv/kernel"], model.layers[2].conv.kernel[...])
     fresh = models.MnistCNN(rngs=nnx.Rngs(1))
     load_npz(fresh, tmp_path / "mnist.npz")
     for k, v in _leaves(model).items():
@@ -46,11 +46,11 @@ def test_mismatched_files_are_refused(tmp_path):
     with pytest.raises(
         ValueError,
         match=r"load_npz: .* does not fit the model: missing \['layers/layers/0/bias', .*\], "
-        r"unexpected \['layers/layers/0/conv/bias', ",
+        r"unexpected \['layers/layers/1/conv/bias', ",
     ):
         load_npz(models.LeNet5(rngs=nnx.Rngs(0)), tmp_path / "mnist.npz")
     wide = models.MnistCNN(num_classes=12, rngs=nnx.Rngs(0))
     with pytest.raises(
-        ValueError, match=r"load_npz: layers/layers/3/bias has shape \(12,\) in the model, \(10,\) in the file"
+        ValueError, match=r"load_npz: layers/layers/4/bias has shape \(12,\) in the model, \(10,\) in the file"
     ):
         load_npz(wide, tmp_path / "mnist.npz")

@@ -81,3 +81,51 @@ def test_softmax():
     np.testing.assert_allclose(p, [[0.25, 0.75], [0.5, 0.5]], rtol=1e-15)
     z = np.random.default_rng(3).normal(size=(5, 7))
     np.testing.assert_allclose(ref.softmax(z), np.exp(z) / np.exp(z).sum(-1, keepdims=True), rtol=1e-13)
+
+
+def _seed004_model():
+    """Seed 004's In [17], as the notebook writes it (tensorflow.keras there, Keras 3 on JAX here)."""
+    layers, models_, losses, optimizers = keras.layers, keras.models, keras.losses, keras.optimizers
+    model = models_.Sequential([
+        layers.Input(shape=(28,28)),
+        layers.Reshape((28,28,1)),
+        layers.Conv2D(32, (3,3), padding='same'),
+        layers.MaxPooling2D((2,2)),                   # 14x14
+        layers.Conv2D(16, (3,3), padding='same'),
+        layers.MaxPooling2D((2,2)),                   # 7x7
+        layers.Flatten(),
+        layers.Dense(10, activation='softmax'),
+    ])  # fmt: skip
+    model.compile(loss=losses.SparseCategoricalCrossentropy(), optimizer=optimizers.Adam(), metrics=["acc"])
+    return model
+
+
+def _config(model):
+    """Each layer's class and configuration (names aside), the loss's and the optimizer's."""
+    layers = [(type(la).__name__, {k: v for k, v in la.get_config().items() if k != "name"}) for la in model.layers]
+    opt = {k: v for k, v in model.optimizer.get_config().items() if k != "name"}
+    return layers, type(model.loss).__name__, opt
+
+
+# Keras's `Variable.numpy()` (optimizer configs, `get_weights`) predates NumPy 2's `copy` keyword; NumPy warns.
+@pytest.mark.filterwarnings("ignore:__array__ implementation doesn't accept a copy keyword:DeprecationWarning")
+def test_seed004_keras_network_loads_into_mnist_cnn_and_agrees_on_real_digits():
+    """Seed 004's exact Keras model (no activation on its convolutions) and `MnistCNN()` holding its
+    weights give the same class probabilities on real MNIST digits; the ReLU variant does not."""
+    from cnnlab import data
+
+    seed = _seed004_model()
+    assert _config(ref.keras_seed004_cnn(keras)) == _config(seed)  # the builder the benchmark uses is the seed's
+    rng = np.random.default_rng(4)
+    seed.set_weights([rng.normal(0, 0.2, tuple(w.shape)).astype(np.float32) for w in seed.weights])
+    test = data.load("mnist", "test", source="offline")
+    x = (test.images[::5, ..., 0] / 255.0).astype(np.float32)  # (200, 28, 28), as the seed feeds Keras
+    with jax.numpy_rank_promotion("allow"):  # Keras's bias add broadcasts
+        expected = np.asarray(seed.predict(x, verbose=0))
+    ours = models.MnistCNN(rngs=nnx.Rngs(0))
+    kio.load_weights(ours, seed)
+    got = np.asarray(nnx.jit(lambda m, x: m.probabilities(x))(ours, x))
+    np.testing.assert_allclose(got, expected, atol=1e-5, rtol=0)
+    relu = models.MnistCNN(activation="relu", rngs=nnx.Rngs(0))
+    kio.load_weights(relu, seed)
+    assert np.abs(np.asarray(relu.probabilities(x)) - expected).max() > 1e-2

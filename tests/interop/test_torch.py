@@ -39,12 +39,30 @@ def test_lenet5_from_pytorch_matches_pytorch():
     assert_close(nnx.jit(lambda m, x: m(x))(model, jnp.asarray(x)), _torch_forward(reference, x))
 
 
-def _torch_mnist_cnn():
+def _torch_mnist_cnn(act=T.Identity):
+    """Seed 004's network in PyTorch (no activation); ``act=T.ReLU`` for cnnlab's variant."""
     return T.Sequential(
-        T.Conv2d(1, 32, 3, padding=1), T.ReLU(), T.MaxPool2d(2),
-        T.Conv2d(32, 16, 3, padding=1), T.ReLU(), T.MaxPool2d(2),
+        T.Conv2d(1, 32, 3, padding=1), act(), T.MaxPool2d(2),
+        T.Conv2d(32, 16, 3, padding=1), act(), T.MaxPool2d(2),
         T.Flatten(), T.Linear(7 * 7 * 16, 10),
     )  # fmt: skip
+
+
+def test_one_conv_cnn_from_seed_003_matches_pytorch():
+    """Seed 003's single-convolution CNN, its PyTorch code verbatim: the Linear's 1176 inputs are (C, H, W)."""
+    torch.manual_seed(0)
+    reference = T.Sequential(
+        T.Conv2d(1, 6, 5, padding=2),  # 1 input channel, 6 output channels, kernel size 5
+        T.Tanh(),                      # Tanh activation function
+        T.AvgPool2d(2, 2),             # Average pooling with a pool size of 2 and a stride of 2
+        T.Flatten(),                   # Flatten the output of AvgPool. to be batch x 1176
+        T.Linear(1176, 10),            # Final linear layer to predict 1 of 10 classes.
+    ).eval()  # fmt: skip
+    model = models.OneConvCNN(rngs=nnx.Rngs(0))
+    assert nn.count_params(model) == sum(p.numel() for p in reference.parameters())
+    tio.load_state_dict(model, reference.state_dict())
+    x = np.random.default_rng(0).uniform(size=(4, 28, 28, 1)).astype(np.float32)
+    assert_close(nnx.jit(lambda m, x: m(x))(model, jnp.asarray(x)), _torch_forward(reference, x))
 
 
 def _torch_denoising_autoencoder():
@@ -66,9 +84,10 @@ def _torch_denoising_autoencoder():
     "make_ours,make_torch",
     [
         (lambda: models.MnistCNN(rngs=nnx.Rngs(0)), _torch_mnist_cnn),
+        (lambda: models.MnistCNN(activation="relu", rngs=nnx.Rngs(0)), lambda: _torch_mnist_cnn(T.ReLU)),
         (lambda: models.DenoisingAutoencoder(rngs=nnx.Rngs(0)), _torch_denoising_autoencoder),
     ],
-    ids=["MnistCNN", "DenoisingAutoencoder"],
+    ids=["MnistCNN", "MnistCNN-relu", "DenoisingAutoencoder"],
 )
 def test_conv2d_max_pool_models_from_pytorch_match_pytorch(make_ours, make_torch):
     """Models whose conv/pool pairs are `nn.Conv2DMaxPool` layers take PyTorch's Conv2d weights, and

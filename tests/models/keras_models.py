@@ -18,11 +18,22 @@ def sequential(input_shape, *layers):
     return keras.Sequential([keras.Input(input_shape), *layers])
 
 
-def mnist_cnn():
+def mnist_cnn(activation=None):
+    """Seed 004's network (its Dense's softmax left off: logits); ``activation="relu"``: cnnlab's variant."""
     return sequential(
         (28, 28, 1),
-        L.Conv2D(32, 3, padding="same", activation="relu", **Z), L.MaxPooling2D(2),
-        L.Conv2D(16, 3, padding="same", activation="relu", **Z), L.MaxPooling2D(2),
+        L.Reshape((28, 28, 1)),
+        L.Conv2D(32, 3, padding="same", activation=activation, **Z), L.MaxPooling2D(2),
+        L.Conv2D(16, 3, padding="same", activation=activation, **Z), L.MaxPooling2D(2),
+        L.Flatten(), L.Dense(10, **Z),
+    )  # fmt: skip
+
+
+def one_conv_cnn():
+    """Seed 003's single-convolution CNN, in Keras: conv 5x5 6 SAME tanh, average pool 2, Dense 10."""
+    return sequential(
+        (28, 28, 1),
+        L.Conv2D(6, 5, padding="same", activation="tanh", **Z), L.AveragePooling2D(2),
         L.Flatten(), L.Dense(10, **Z),
     )  # fmt: skip
 

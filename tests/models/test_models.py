@@ -19,6 +19,9 @@ MNIST = (3, 28, 28, 1)
 # studies (MnistCNN 12,794, LeNet-5 61,706, Keras cifar10_cnn 1,250,858) are written out.
 CASES = {
     "MnistCNN": (lambda r: models.MnistCNN(rngs=r), MNIST, (3, 10), 12_794),
+    "MnistCNN-relu": (lambda r: models.MnistCNN(activation="relu", rngs=r), MNIST, (3, 10), 12_794),
+    # Seed 003: 6 * (25 + 1) + 1176 * 10 + 10.
+    "OneConvCNN": (lambda r: models.OneConvCNN(rngs=r), MNIST, (3, 10), 156 + 11_770),
     "LeNet5": (lambda r: models.LeNet5(rngs=r), MNIST, (3, 10), 61_706),
     "LeNet5Improved": (lambda r: models.LeNet5Improved(rngs=r), MNIST, (3, 10), 327_242),
     "CifarCNN": (lambda r: models.CifarCNN(rngs=r), (3, 32, 32, 3), (3, 10), 1_250_858),
@@ -86,6 +89,7 @@ def test_lenet_autoencoder_latent_dim_option():
 # Keras Sequentials of the same networks: their count_params() and our count agree.
 KERAS_COUNTS = [
     ("MnistCNN", lambda: [km.mnist_cnn()]),
+    ("OneConvCNN", lambda: [km.one_conv_cnn()]),
     ("LeNet5", lambda: [km.lenet5()]),
     ("LeNet5Improved", lambda: [km.lenet5_improved()]),
     ("NoiseToDigit", lambda: [km.noise_to_digit()]),
@@ -125,6 +129,8 @@ def _forward(model, x):
     "name,make_keras",
     [
         ("MnistCNN", lambda: [km.mnist_cnn()]),
+        ("MnistCNN-relu", lambda: [km.mnist_cnn("relu")]),
+        ("OneConvCNN", lambda: [km.one_conv_cnn()]),
         ("LeNet5", lambda: [km.lenet5()]),
         ("ConvAutoencoder", lambda: list(km.conv_autoencoder())),
         ("StridedAutoencoder", lambda: list(km.strided_autoencoder())),
@@ -160,10 +166,12 @@ def test_cifar_cnn_matches_keras_in_eval_mode(batch_norm):
     assert_close(_forward(model, jnp.asarray(x)), keras_call(oracle, x, training=False))
 
 
-# The models whose relu convolution feeds a max pooling that pads nothing hold the pair as
-# one `nn.Conv2DMaxPool` (bias and relu on the pooled map); the rest keep plain layers.
+# The models whose relu (or linear) convolution feeds a max pooling that pads nothing hold the
+# pair as one `nn.Conv2DMaxPool` (bias and activation on the pooled map); the rest keep plain layers.
 FUSED = [
-    ("MnistCNN", ["layers.0", "layers.1"]),
+    ("MnistCNN", ["layers.1", "layers.2"]),  # layers.0: the seed's Reshape
+    ("MnistCNN-relu", ["layers.1", "layers.2"]),
+    ("OneConvCNN", []),  # average pooling
     ("CifarCNN", ["layers.1", "layers.4"]),
     ("CifarCNN-bn", []),  # BatchNormalized convolutions: no Conv2D with a relu of its own
     ("ConvAutoencoder", ["encoder.0", "encoder.1"]),  # the third pooling pads 7 -> 4
@@ -186,18 +194,50 @@ def test_conv_max_pool_pairs_are_conv2d_max_pool_layers(name, fused):
 @pytest.mark.parametrize(
     "make,relu_shapes",
     [
-        (lambda r: models.MnistCNN(rngs=r), [(2, 14, 14, 32), (2, 7, 7, 16)]),
+        (lambda r: models.MnistCNN(activation="relu", rngs=r), [(2, 14, 14, 32), (2, 7, 7, 16)]),
+        (lambda r: models.MnistCNN(rngs=r), []),  # seed 004's: no activation at all
         (lambda r: models.DenoisingAutoencoder(rngs=r).encoder, [(2, 13, 13, 16), (2, 6, 6, 8), (2, 4, 4, 8)]),
         # the third pooling pads (7 -> 4): its relu runs on the 7x7 map, before pooling
         (lambda r: models.ConvAutoencoder(rngs=r).encoder, [(2, 14, 14, 16), (2, 7, 7, 8), (2, 7, 7, 8)]),
     ],
-    ids=["MnistCNN", "DenoisingAutoencoder", "ConvAutoencoder"],
+    ids=["MnistCNN-relu", "MnistCNN", "DenoisingAutoencoder", "ConvAutoencoder"],
 )
 def test_relu_runs_on_the_pooled_maps(make, relu_shapes):
     """The speed the fused layers are for: bias and relu at a quarter of the convolution's pixels."""
     model = make(nnx.Rngs(0))
     jaxpr = jax.make_jaxpr(lambda x: model(x))(jnp.zeros((2, 28, 28, 1), jnp.float32))
     assert _relu_on(jaxpr.jaxpr) == relu_shapes
+
+
+def _bias_adds(jaxpr) -> list[tuple]:
+    """Shapes of the 4-D maps that `add` a per-channel `(1, 1, 1, C)` bias to, in every nested jaxpr."""
+    shapes = []
+    for eqn in jaxpr.eqns:
+        a, b = (v.aval.shape for v in eqn.invars[:2]) if len(eqn.invars) >= 2 else ((), ())
+        if eqn.primitive.name == "add" and len(a) == 4 and b[:3] == (1, 1, 1):
+            shapes.append(tuple(a))
+        for sub in jax.extend.core.jaxprs_in_params(eqn.params):
+            shapes += _bias_adds(sub)
+    return shapes
+
+
+def test_linear_mnist_cnn_adds_its_biases_on_the_pooled_maps():
+    """The fused fast path holds for seed 004's linear convolutions: the bias goes on after pooling."""
+    model = models.MnistCNN(rngs=nnx.Rngs(0))
+    jaxpr = jax.make_jaxpr(lambda x: model(x))(jnp.zeros((2, 28, 28), jnp.float32))
+    assert _bias_adds(jaxpr.jaxpr) == [(2, 14, 14, 32), (2, 7, 7, 16)]
+
+
+def test_mnist_cnn_takes_the_seeds_unchanneled_digits_and_names_bad_options():
+    model = models.MnistCNN(rngs=nnx.Rngs(0))
+    x = _images((3, 28, 28))
+    np.testing.assert_array_equal(_forward(model, jnp.asarray(x)), _forward(model, jnp.asarray(x[..., None])))
+    with pytest.raises(ValueError, match=r"MnistCNN: activation must be None .* or 'relu' .*, got 'tanh'"):
+        models.MnistCNN(activation="tanh", rngs=nnx.Rngs(0))
+    with pytest.raises(
+        ValueError, match=r"Reshape: x must be \(N, ...\) with 784 values per example .* got \(3, 27, 28\)"
+    ):
+        model(jnp.zeros((3, 27, 28)))
 
 
 def test_probabilities_are_softmax_of_logits():

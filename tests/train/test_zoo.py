@@ -37,6 +37,7 @@ def _cases(fashion):
     seg_y = (x[..., 0] > 127).astype(np.int32)
     return {
         "MnistCNN": (lambda r: models.MnistCNN(rngs=r), (x, y), "softmax_cross_entropy", None),
+        "OneConvCNN": (lambda r: models.OneConvCNN(rngs=r), (x, y), "softmax_cross_entropy", None),
         "LeNet5": (lambda r: models.LeNet5(rngs=r), (x, y), "softmax_cross_entropy", None),
         "LeNet5Improved": (lambda r: models.LeNet5Improved(rngs=r), (x, y), "softmax_cross_entropy", None),
         "CifarCNN": (lambda r: models.CifarCNN(rngs=r), (cifar_x, cifar_y), "softmax_cross_entropy", None),
@@ -58,6 +59,7 @@ def _cases(fashion):
 
 NAMES = [
     "MnistCNN",
+    "OneConvCNN",
     "LeNet5",
     "LeNet5Improved",
     "CifarCNN",
