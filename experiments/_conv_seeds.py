@@ -43,7 +43,8 @@ def signal_demo(r) -> None:
         "signal.png",
         f"{S003}, the 1-D demo after Q3: the signal on x = linspace(-5, 5, 25), the kernel [-1, 1, -1], and "
         "the 23-point convolution (cnnlab.ops.conv1d; the corrected loops agree to float32 rounding). Dashed: "
-        "what the seed's own Q3 code draws, which keeps only the last product of each window (-x[i+2]).",
+        "what the seed's own Q3 code computes, and so what its figure plots: only the last product of each "
+        "window, -x[i+2], a shifted, negated copy of the input.",
     )  # fmt: skip
 
 
