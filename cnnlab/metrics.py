@@ -1,7 +1,8 @@
 """cnnlab.metrics: held-out measurements the studies report, as NumPy numbers.
 
-Segmentation: `confusion_matrix`, `iou_per_class`, `pixel_accuracy` (through `cnnlab.train.accuracy`,
-the one accuracy training and evaluation use), `foreground_recall`, `majority_baseline`.
+Segmentation: `binary_accuracy` (a `fit` metric), `confusion_matrix`, `iou_per_class`, `pixel_accuracy`
+(through `cnnlab.train.accuracy`, the one accuracy training and evaluation use), `foreground_recall`,
+`majority_baseline`.
 Generators: `pixel_variance`, `rms_distance_to`, `mean_pairwise_distance` and `per_class_diversity`
 (how alike the images are), `share_as_intended` and `judge` (how often a classifier reads the intended
 class), `class_mean_probability` (how a classifier reads each class's mean image).
@@ -16,6 +17,7 @@ import numpy as np
 from cnnlab import train
 
 __all__ = [
+    "binary_accuracy",
     "class_mean_probability",
     "confusion_matrix",
     "foreground_recall",
@@ -32,6 +34,20 @@ __all__ = [
 
 
 # -- segmentation -----------------------------------------------------------------------------
+def binary_accuracy(probabilities, targets):
+    """Per example, the share of positions where ``probabilities > 0.5`` equals the 0/1 ``targets``,
+    float32 ``(B,)``; a `cnnlab.train.fit` metric. It is Keras's ``"accuracy"`` for a sigmoid output
+    trained with binary cross-entropy (``keras.metrics.binary_accuracy``, threshold 0.5): the pixel
+    accuracy of a foreground mask, as seed 002's segmentation reports it."""
+    if probabilities.shape != targets.shape or probabilities.ndim < 1:
+        raise ValueError(
+            "binary_accuracy: needs probabilities and 0/1 targets of one shape (B, ...); got "
+            f"{tuple(probabilities.shape)} and {tuple(targets.shape)}"
+        )
+    hit = ((probabilities > 0.5).astype(jnp.float32) == targets).astype(jnp.float32)
+    return hit.reshape(hit.shape[0], -1).mean(axis=1)
+
+
 def confusion_matrix(true, pred, num_classes: int) -> np.ndarray:
     """Pixel counts ``C[t, p]``: pixels of true class ``t`` predicted as ``p``.
 
