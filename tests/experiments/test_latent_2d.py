@@ -37,3 +37,25 @@ def test_quick_run_learns_and_reports(tmp_path):
     test = data.select_classes(data.load("mnist", "test"), tuple(run.config["classes"]))
     assert train.evaluate(run.model(), (test.images, test.images), loss="mse")["loss"] == m["test_mse"]
     assert "Total params: 51,459" in report  # its layer table, as the seed's summary counts it
+    # Seed 001's defaults: Keras's batch 32 and learning rate, a linear output (the quick run's batch is 8).
+    defaults = latent_2d.Config()
+    assert (defaults.batch_size, defaults.learning_rate, defaults.epochs) == (32, 1e-3, 10)
+    assert (defaults.output_activation, defaults.l2) == ("linear", 0.0)
+    assert run.model().build_args == (("output_activation", None),)
+    assert 0 <= m["recon_outside_unit"] < 0.5
+    # No penalty: the training loss is the MSE itself.
+    assert history[-1]["loss"] == history[-1]["mse"] == m["train_mse"]
+
+
+def test_the_l2_and_sigmoid_variants(tmp_path):
+    record = run_quick(
+        latent_2d.STUDY, tmp_path, "--set", "l2=0.04", "--set", "output_activation=sigmoid", "--set", "epochs=1"
+    )
+    h = record["history"]["model"][-1]
+    # The training loss carries the penalty on the first convolution's kernel; the reported MSE does not.
+    assert h["loss"] > h["mse"] == record["metrics"]["train_mse"]
+    assert record["metrics"]["recon_outside_unit"] == 0  # a sigmoid cannot leave (0, 1)
+    model = cnnlab.runs.load(tmp_path).model()
+    assert dict(model.build_args) == {"output_activation": "sigmoid"}
+    report = (tmp_path / "report.md").read_text()
+    assert "l2(0.04) on encoder.0" in report and "not the seed's setup" in report
