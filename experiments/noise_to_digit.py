@@ -125,7 +125,8 @@ def _latent(r: Run, d, judge, key, intended) -> SimpleNamespace:
 
     from cnnlab import latent, metrics, models
 
-    ae = models.LeNetAutoencoder(r.cfg.latent_dim, rngs=nnx.Rngs(r.seed + 3))
+    # Binary cross-entropy needs probabilities: cnnlab's sigmoid variant of seed 003's (linear) decoder.
+    ae = models.LeNetAutoencoder(r.cfg.latent_dim, output_activation="sigmoid", rngs=nnx.Rngs(r.seed + 3))
     fit = dict(
         loss="binary_crossentropy", metrics=["mse"], optimizer={"name": "adam", "learning_rate": r.cfg.learning_rate}
     )
