@@ -22,6 +22,7 @@ DECODING = [
     ("StridedAutoencoder", lambda r: models.StridedAutoencoder(rngs=r), (2,)),
     ("DenoisingAutoencoder", lambda r: models.DenoisingAutoencoder(rngs=r), (4, 4, 8)),
     ("LeNetAutoencoder", lambda r: models.LeNetAutoencoder(3, rngs=r), (3,)),
+    ("ImprovedLeNetAutoencoder", lambda r: models.ImprovedLeNetAutoencoder(4, rngs=r), (4,)),
     ("WideLeNetAutoencoder", lambda r: models.WideLeNetAutoencoder(3, width=2, rngs=r), (3,)),
     ("NoiseToDigit", lambda r: models.NoiseToDigit(5, rngs=r), (5,)),
 ]
