@@ -31,8 +31,9 @@ def _pairs_panel(ax, seeds, a, b, names, chance) -> None:
     ax.legend(fontsize=8, loc="best")
 
 
-def _gains_panel(ax, seeds, gains, reference, reference_label) -> None:
-    """Right panel: the per-seed difference in points, its mean ± std, zero and the reference."""
+def _gains_panel(ax, seeds, gains, gain_label, reference, reference_label) -> None:
+    """Right panel: the per-seed difference in points and its mean ± std over ``gain_label``; the reference,
+    measured on other data, in a column of its own beside it, never on the same line."""
     jitter, pts, st = _jitter(len(seeds)), 100 * np.asarray(gains), spread(gains)
     ax.scatter(jitter, pts, s=36, color="C2", zorder=3, label="one seed")
     ax.errorbar(0.25, 100 * st["mean"], yerr=100 * st["std"], fmt="D", color="C2", capsize=5, ms=6,
@@ -41,10 +42,15 @@ def _gains_panel(ax, seeds, gains, reference, reference_label) -> None:
         ax.annotate(f"seed {s}", (xj, p), xytext=(-6, 0), textcoords="offset points", ha="right", va="center",
                     fontsize=7, color="0.35")  # fmt: skip
     ax.axhline(0, color="0.4", ls=":", lw=1)
+    ticks, labels = [0.1], [gain_label]
     if reference is not None:
-        ax.axhline(100 * reference, color="C3", ls="--", lw=1, label=reference_label)
-    ax.set_xticks([])
-    ax.set_xlim(-0.6, 0.6)
+        ax.axvline(0.8, color="0.6", lw=1)
+        ax.scatter([1.3], [100 * reference], marker="*", s=160, color="C3", zorder=3,
+                   label=f"{100 * reference:+g} points, " + " ".join(reference_label.split()))  # fmt: skip
+        ticks.append(1.3)
+        labels.append(reference_label)
+    ax.set_xticks(ticks, labels, fontsize=8)
+    ax.set_xlim(-0.6, 1.8 if reference is not None else 0.6)
     ax.grid(axis="y", alpha=0.3)
     ax.legend(fontsize=8, loc="best")
 
@@ -59,6 +65,7 @@ def paired_seeds(
     chance: float | None = None,
     reference: float | None = None,
     reference_label: str = "reference",
+    gain_label: str = "ours",
     gain_title: str | None = None,
 ):
     """Two setups trained on the same seeds: each seed's final numbers, and the gain ``b - a`` per seed.
@@ -70,14 +77,16 @@ def paired_seeds(
       quantity: what ``a`` and ``b`` measure, for the axis and title.
       chance: the chance level, drawn when a value comes within 0.1 of it; None: never.
       reference: a published gain ``b - a`` (as a fraction, drawn in points); None: none.
-      reference_label: its legend entry.
+      reference_label: its column's label: whose number, on which data (lines joined by newlines).
+      gain_label: the measured gains' column label: the data and setup they come from.
       gain_title: the right panel's title (default: "Gain per seed").
 
     Returns:
       A matplotlib ``Figure``. Left: a dot per seed and setup, a grey line joining a seed's two
       runs, diamonds with error bars at mean ± sample std (`cnnlab.stats.spread`). Right: the
-      gain per seed in points (a dot each, labelled with its seed), its mean ± std, zero (dotted)
-      and the reference (dashed).
+      gain per seed in points (a dot each, labelled with its seed), its mean ± std and zero
+      (dotted) over ``gain_label``; the reference as a star in a column of its own, labelled with
+      its own data, so a gain on other data is not read as measured beside it.
     """
     import matplotlib.pyplot as plt
 
@@ -89,7 +98,7 @@ def paired_seeds(
     _pairs_panel(ax, seeds, a, b, names, chance)
     ax.set_ylabel(quantity)
     ax.set_title(f"Final {quantity} per seed ({len(seeds)} seeds)")
-    _gains_panel(ax2, seeds, b - a, reference, reference_label)
+    _gains_panel(ax2, seeds, b - a, gain_label, reference, reference_label)
     ax2.set_ylabel(f"gain from {names[1]} ({quantity} points)")
     ax2.set_title(gain_title or "Gain per seed")
     fig.tight_layout()
