@@ -3,6 +3,10 @@
 A bad option, an unwritable directory, unavailable data or an unusable checkpoint ends in
 one line on stderr (``cnnlab run NAME: error: ...``) and exit status 2, before anything
 trains; a run whose training diverges ends in one line and exit status 1.
+
+The commands that compile (``run``, ``latent``, ``demo``) keep their compiled programs in JAX's
+persistent compilation cache (`cnnlab.compile_cache`: ``~/.cache/cnnlab/jax``), so a second
+identical run loads them; ``CNNLAB_COMPILE_CACHE=0`` (or ``run NAME --no-compile-cache``) turns it off.
 """
 
 import argparse
@@ -28,7 +32,7 @@ def _run(argv: list[str]) -> int:
             "usage: cnnlab run NAME [--quick] [--epochs N] [--batch-size B] [--data-dir D] [--dataset D] [--seed S]\n"
             "                       [--set KEY=VALUE ...] [--config FILE] [--out DIR] [--force]\n"
             "                       [--checkpoint-dir DIR] [--resume | --overwrite] [--tensorboard DIR]\n"
-            "                       [--device cpu|gpu|tpu] [--quiet]\n"
+            "                       [--device cpu|gpu|tpu] [--quiet] [--no-compile-cache]\n"
             f"experiments: {', '.join(experiments.EXPERIMENTS)}"
         )
         return 0 if argv else 2
@@ -157,6 +161,15 @@ def error_line(prog: str, message: str) -> str:
     return line(prog, message)
 
 
+def _compile_cache(argv: list[str]) -> None:
+    """JAX's persistent compilation cache for a command that compiles (``cnnlab run`` turns it on itself,
+    after its options): ``CNNLAB_COMPILE_CACHE`` moves it or turns it off; not for ``--help``."""
+    if not {"-h", "--help"} & set(argv):
+        from cnnlab import compile_cache
+
+        compile_cache.enable_from_environment()
+
+
 def _version() -> str:
     from cnnlab import __version__
 
@@ -176,6 +189,7 @@ def main(argv=None) -> int:
     if argv and argv[0] == "latent":
         from cnnlab.latent import commands
 
+        _compile_cache(argv)
         return commands.main(argv[1:])
     parser = argparse.ArgumentParser(prog="cnnlab", description="cnnlab: classic CNNs in JAX.")
     parser.add_argument("-V", "--version", action="version", version=_version())
@@ -209,6 +223,7 @@ def main(argv=None) -> int:
     if args.command == "list":
         return _list()
     if args.command == "demo":
+        _compile_cache(argv)
         return _demo(args.out)
     if args.command == "summary":
         return _summary(args.model, args.input_shape)

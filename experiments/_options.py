@@ -54,6 +54,11 @@ def add_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--device", choices=sorted(DEVICES), help="run on this JAX platform (default: JAX's choice)")
     parser.add_argument("--quiet", action="store_true", help="no progress output")
     parser.add_argument(
+        "--no-compile-cache", action="store_true",
+        help="compile every program afresh: do not read or write JAX's persistent compilation cache "
+        "(default: ~/.cache/cnnlab/jax, or $CNNLAB_COMPILE_CACHE; CNNLAB_COMPILE_CACHE=0 also turns it off)",
+    )  # fmt: skip
+    parser.add_argument(
         "--set", action="append", default=[], metavar="KEY=VALUE",
         help="override one of the study's settings (repeatable), e.g. --set learning_rate=3e-4; "
         "`cnnlab config NAME` lists them",

@@ -13,6 +13,8 @@ import logging
 import os
 import sys
 
+from cnnlab import compile_cache
+
 from . import _options as options
 from ._harness import Run, RunFailed, Study, UsageError, error_line, plural
 from ._report import _fmt
@@ -33,6 +35,7 @@ def _prepare(study: Study, args: argparse.Namespace, argv: list[str]) -> Run:
         option = "--checkpoint-dir" if args.checkpoint_dir is not None else "the run's checkpoint directory"
         options.check_dir(option, run.checkpoint_dir)
     options.select_device(args.device)
+    compile_cache.enable_from_environment(disabled=args.no_compile_cache)
     return run
 
 

@@ -1,4 +1,4 @@
-"""Shared test configuration: strict JAX numerics, Keras on JAX, hypothesis profiles."""
+"""Shared test configuration: strict JAX numerics, Keras on JAX, hypothesis profiles, the compilation cache."""
 
 import os
 
@@ -6,9 +6,20 @@ import os
 os.environ.setdefault("KERAS_BACKEND", "jax")
 os.environ.setdefault("MPLBACKEND", "Agg")  # figures render off-screen in tests
 
+from pathlib import Path
+
 import jax
 import pytest
 from hypothesis import HealthCheck, settings
+
+from cnnlab import compile_cache
+
+# JAX's persistent compilation cache, shared by the xdist workers and by the `cnnlab` processes the
+# tests start (they inherit the variable): a program compiled once loads from disk afterwards.
+# It lives in .pytest_cache (ignored by git), so a clean clone starts cold; CNNLAB_COMPILE_CACHE=0
+# runs the suite without it, CNNLAB_COMPILE_CACHE=DIR elsewhere.
+os.environ.setdefault(compile_cache.ENV, str(Path(__file__).resolve().parent.parent / ".pytest_cache" / "jax"))
+compile_cache.enable_from_environment()
 
 # Rank promotion (silent broadcasting of (3,) against (2, 3)) is an error in our tests,
 # so an op that broadcasts by accident fails here, not in a user's model.
