@@ -35,11 +35,11 @@ def test_quick_run_learns_and_reports(tmp_path):
     assert len(rows) == 4 and all(np.isfinite(row["ours"]) for row in record["references"])
     # Seed 003's questions answered in the report: Q15 (MSE or MAE) and Q17 (pixel against latent).
     assert "**Q15, MSE or MAE?**" in report and "**Q17, what do you notice?**" in report
-    grey = m["midpoint_halftone"]
-    assert set(grey) == {"pixel space", "test digits", *(label for label, *_ in lenet_autoencoder.MODELS.values())}
-    assert all(0 <= v <= 1 for v in grey.values())
-    # A cross-fade of two different digits is mostly grey at its middle; the digits themselves are not.
-    assert grey["pixel space"] > grey["test digits"] + 0.1
+    grey, ends = m["midpoint_halftone"], m["endpoint_halftone"]
+    assert set(grey) == set(ends) == {"pixel space", *(label for label, *_ in lenet_autoencoder.MODELS.values())}
+    assert all(0 <= v <= 1 for v in [*grey.values(), *ends.values()])
+    # A cross-fade of two different digits is greyer at its middle than the digits at its ends.
+    assert grey["pixel space"] > ends["pixel space"] + 0.1
     assert f"{grey['pixel space']:.0%} of its ink in half-tones" in report
     # The seed's settings are the defaults: Adam at 0.003, batch 256, 10 epochs; cnnlab's wide model is opt-in.
     cfg = lenet_autoencoder.Config()
