@@ -1,4 +1,4 @@
-"""Seed 003's answer code (HMC homework 9, Part 1), as printed and as corrected.
+"""Seed 003's answer code (HMC homework 9, Part 1 and Q9 of Part 2), as printed and as corrected.
 
 The homework's reference answers have four bugs that a student copying them would meet.
 Each ``*_as_written`` function is the seed's code line for line (NumPy loops), each plain

@@ -1,4 +1,4 @@
-"""conv-basics's seed steps: seed 003 Part 1 (HMC homework 9) and seed 004 ("MNIST with Conv2d") as written.
+"""conv-basics's seed steps: seed 003 Part 1 and Q9 (HMC homework 9) and seed 004 ("MNIST with Conv2d") as written.
 
 Each step draws the seed's own figure with `cnnlab.ops`, checks it against the seed's
 (corrected) loops in `cnnlab.seedcode` or `cnnlab.teaching.conv2d_loops`, and prints the
@@ -8,12 +8,13 @@ seed's hand answers beside ours. Called by `conv_basics.run`; the maths is in th
 import numpy as np
 
 S003 = "seed 003 (HMC homework 9), Part 1"
+S003_P2 = "seed 003 (HMC homework 9), Part 2"
 S004 = "seed 004 (Keras notebook 'MNIST with Conv2d')"
 
 
 def _fmt(a) -> str:
     """``[7, 6, 7]``; a matrix row by row, ``[0, 2; -1, 3]``."""
-    a = np.asarray(a, np.float64)
+    a = np.squeeze(np.asarray(a, np.float64))
     rows = a.reshape(-1, a.shape[-1]) if a.ndim > 1 else [a]
     return "[" + "; ".join(", ".join(f"{v:g}" for v in row) for row in rows) + "]"
 
@@ -82,13 +83,14 @@ def hand_answers(r) -> None:
     r.compare("Q1: [2, 3, -1, 5, -2] convolved with [1, 2, 1]", _fmt(rows[0][4]), "[7, 6, 7]",
               source=f"{S003}, Q1 (worked by hand)", note="cnnlab.ops.conv1d")  # fmt: skip
     r.compare("Q9: stride-1 output [5, 1, 7, 4, 3, 8, 2, 9, 6] taken at stride 2", _fmt(rows[3][4]),
-              "[5, 7, 3, 2, 6]", source=f"{S003}, Q9", note="cnnlab.ops.max_pool1d, window 1, stride 2")  # fmt: skip
+              "[5, 7, 3, 2, 6]", source=f"{S003_P2}, Q9", note="cnnlab.ops.max_pool1d, window 1, stride 2")  # fmt: skip
     table = "\n".join(
         f"| {what} | {inp} | {_fmt(bad)} | {_fmt(fixed)} | {_fmt(ours)} | {seed} |"
         for what, inp, bad, fixed, ours, seed in rows
     )
     r.section(
-        f"**{S003}: its answer code has bugs.** Each is run as printed (`cnnlab.seedcode.*_as_written`), "
+        "**seed 003 (HMC homework 9), Parts 1 and 2: its answer code has bugs.** Each is run as printed "
+        "(`cnnlab.seedcode.*_as_written`), "
         "corrected (`cnnlab.seedcode`), and beside `cnnlab.ops` on a small input; the last column is the seed's own "
         "answer. The Q6 bug cannot be seen on MNIST (row 0 and column 0 of every digit are blank, so the seed's "
         "padding figure is right); on Q6's own 2x2 example it drops 2, 5 and -1. Q9's text also asks for "
@@ -98,8 +100,27 @@ def hand_answers(r) -> None:
     )
 
 
+def q5_kernels(r, digit, label: str) -> None:
+    """Seed 003 Part 1 after Q5: the edge kernel, its transpose and a blur on one digit, then the kernels."""
+    from cnnlab import ops, seedcode
+    from cnnlab.viz import conv_lessons
+
+    names, bank = seedcode.colour_kernels(1)  # the same three kernels over one channel
+    maps = _op(ops.conv2d, digit[None, :, :, None], bank)[0]
+    panels = [(digit, f"Image ({label})")] + [(maps[..., i], n) for i, n in enumerate(names)]
+    panels += [(bank[:, :, 0, i], f"kernel: {n}", "gray", (-1, 1)) for i, n in enumerate(names)]
+    r.figure(
+        conv_lessons.panel_row(panels,
+                               title=f"{S003}, after Q5: three kernels on a digit (outputs, then the kernels)"),
+        "q5_kernels.png",
+        f"{S003}, after Q5: x_train[0] convolved (VALID, 26x26) with the seed's edge kernel, its transpose and an "
+        "all-ones blur, then the three 3x3 kernels themselves (white +1, grey 0, black -1). The titles are the seed's; "
+        "its 'Vertical edges' kernel responds to horizontal edges (top and bottom of strokes), and vice versa.",
+    )  # fmt: skip
+
+
 def padding_and_pooling(r, digit, label: str) -> None:
-    """Seed 003 after Q6 (padding 0 against 10) and after Q9 (max and average pooling, size 2, strides 1 and 2)."""
+    """Seed 003 Part 1 after Q6 (padding 0 against 10), Part 2 after Q9 (max and average pooling, size 2)."""
     from numpy.lib.stride_tricks import sliding_window_view
 
     from cnnlab import ops, seedcode
@@ -129,9 +150,9 @@ def padding_and_pooling(r, digit, label: str) -> None:
             pools.append((y, f"{kind}\nsize=2, stride={s}"))
     r.metric(pooling_numpy_max_abs_diff=worst)
     r.figure(
-        conv_lessons.panel_row(pools, title=f"{S003}, after Q9: max and average pooling, size 2, strides 1 and 2"),
+        conv_lessons.panel_row(pools, title=f"{S003_P2}, after Q9: max and average pooling, size 2, strides 1 and 2"),
         "pooling.png",
-        f"{S003}, after Q9 (nn.MaxPool2d / nn.AvgPool2d there, cnnlab.ops.max_pool2d / avg_pool2d here): size 2 "
+        f"{S003_P2}, after Q9 (nn.MaxPool2d / nn.AvgPool2d there, cnnlab.ops.max_pool2d / avg_pool2d here): size 2 "
         "at stride 1 keeps the resolution (27x27, every window overlaps the next) and thickens strokes (max) or "
         "smooths them (average); stride 2 halves it (14x14). Checked against NumPy's 2x2 windows.",
     )  # fmt: skip
@@ -189,6 +210,7 @@ def run_all(r, train) -> None:
     digits = seed_digits(train)
     signal_demo(r)
     hand_answers(r)
+    q5_kernels(r, digits[0], "x_train[0]")
     padding_and_pooling(r, digits[0], "x_train[0]")
     colour(r)
     seed004(r, digits)

@@ -13,8 +13,9 @@ def panel_row(panels: Sequence[tuple], *, title: str, size: float = 2.6):
     """A row of images, each on its own pixel axes with its size in the title.
 
     Args:
-      panels: ``(image, title)`` or ``(image, title, cmap)``; ``image`` ``(H, W)`` or ``(H, W, 3)``
-        in [0, 1] (RGB), drawn with ``cmap`` (default ``"gray"``, scaled to its own range).
+      panels: ``(image, title)``, ``(image, title, cmap)`` or ``(image, title, cmap, (vmin, vmax))``;
+        ``image`` ``(H, W)`` or ``(H, W, 3)`` in [0, 1] (RGB), drawn with ``cmap`` (default ``"gray"``)
+        scaled to its own range unless ``(vmin, vmax)`` is given.
       title: the figure's title.
       size: inches per panel.
 
@@ -26,9 +27,11 @@ def panel_row(panels: Sequence[tuple], *, title: str, size: float = 2.6):
     if not panels:
         raise ValueError("panel_row: panels must hold at least one (image, title); got none")
     fig, axes = plt.subplots(1, len(panels), figsize=(size * len(panels), size + 0.9), squeeze=False)
-    for ax, (img, name, *cmap) in zip(axes[0], panels):
+    for ax, (img, name, *opt) in zip(axes[0], panels):
         img = np.asarray(img)
-        ax.imshow(img, cmap=(cmap or ["gray"])[0] if img.ndim == 2 else None, interpolation="nearest")
+        vmin, vmax = opt[1] if len(opt) > 1 else (None, None)
+        cmap = (opt or ["gray"])[0] if img.ndim == 2 else None
+        ax.imshow(img, cmap=cmap, vmin=vmin, vmax=vmax, interpolation="nearest")
         ax.set_title(f"{name}\n{img.shape[0]}x{img.shape[1]}", fontsize=9)
         ax.set_xlabel("column (pixels)", fontsize=8)
         ax.tick_params(labelsize=7)

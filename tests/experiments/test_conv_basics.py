@@ -27,11 +27,13 @@ def test_quick_run_reports(tmp_path):
     # every op against the loops or NumPy to float32 rounding, and the sizes the seeds print or imply.
     assert m["q1_conv1d"] == [7, 6, 7] and m["q9_maxpool_stride2"] == [5, 7, 3, 2, 6]
     assert m["seed_code_fixed_equals_ops"] is True
+    seed_rows = [row for row in record["references"] if row["quantity"].startswith(("Q1:", "Q9:"))]
+    assert [(row["ours"], row["reference"]) for row in seed_rows] == [("[7, 6, 7]",) * 2, ("[5, 7, 3, 2, 6]",) * 2]
     for key in ("signal_conv1d", "padding_loops", "pooling_numpy", "colour_loops", "seed004_loops"):
         assert m[f"{key}_max_abs_diff"] < 1e-5, key
     assert (m["padding0_size"], m["padding10_size"], m["seed004_pooled_size"]) == (26, 46, 12)
     seeds = {"signal.png", "padding_0_10.png", "pooling.png", "colour_channels.png", "colour_kernels.png",
-             "conv_then_pool.png", "patch_kernel_on_digits.png"}  # fmt: skip
+             "conv_then_pool.png", "patch_kernel_on_digits.png", "q5_kernels.png"}  # fmt: skip
     assert seeds <= files
     captions = {f["file"]: f["caption"] for f in record["figures"]}
     assert all(captions[f].startswith(("seed 003", "seed 004")) for f in seeds)

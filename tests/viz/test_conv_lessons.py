@@ -10,8 +10,11 @@ from cnnlab.viz import conv_lessons
 def test_panel_row_draws_each_array_with_its_size():
     rng = np.random.default_rng(0)
     grey, rgb = rng.random((5, 7)), rng.random((4, 6, 3))
-    fig = conv_lessons.panel_row([(grey, "a"), (rgb, "b"), (grey, "c", "viridis")], title="T")
-    a, b, c = fig.axes
+    fig = conv_lessons.panel_row(
+        [(grey, "a"), (rgb, "b"), (grey, "c", "viridis"), (grey, "d", "gray", (-1, 1))], title="T"
+    )
+    a, b, c, d = fig.axes
+    assert d.images[0].get_clim() == (-1, 1) and a.images[0].get_clim() == (grey.min(), grey.max())
     np.testing.assert_array_equal(a.images[0].get_array(), grey)
     assert a.get_title() == "a\n5x7" and b.get_title() == "b\n4x6" and c.images[0].get_cmap().name == "viridis"
     assert a.get_ylabel() == "row (pixels)" and all(ax.get_xlabel() == "column (pixels)" for ax in fig.axes)
