@@ -5,6 +5,9 @@ import os
 # Keras must pick its backend before it is first imported anywhere in the session.
 os.environ.setdefault("KERAS_BACKEND", "jax")
 os.environ.setdefault("MPLBACKEND", "Agg")  # figures render off-screen in tests
+# Full float32 precision (below), also in the `cnnlab` processes the tests start: their programs are
+# then the same as this process's, so each loads what the other compiled from the cache below.
+os.environ.setdefault("JAX_DEFAULT_MATMUL_PRECISION", "highest")
 
 from pathlib import Path
 

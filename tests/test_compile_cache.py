@@ -161,3 +161,31 @@ def test_run_passes_no_compile_cache_to_the_cache(tmp_path, monkeypatch):
         argv = ["--quick", "--out", str(tmp_path / str(disabled)), *argv]
         _runner._prepare(studies.get("conv-basics"), parser.parse_args(argv), argv)
         assert calls.pop() is disabled
+
+
+def test_a_command_the_tests_start_loads_what_the_test_process_compiled(tmp_path):
+    """conftest's environment (the cache, full matmul precision) reaches the processes tests start, so the
+    programs there are this process's programs: one compiles, the other loads."""
+    import jax.numpy as jnp
+    import numpy as np
+
+    # A NumPy input: the lambda is the only program (jnp.arange would compile one of its own). A constant new
+    # to each session: no earlier session or child can have written this program.
+    shift = float(np.random.default_rng().integers(1, 2**20))
+    code = f"jax.jit(lambda x: jnp.tanh(x @ x.T + {shift}).sum())(np.arange(42.0, dtype=np.float32).reshape(6, 7))"
+    before = jax.config.jax_persistent_cache_min_compile_time_secs
+    jax.config.update("jax_persistent_cache_min_compile_time_secs", 0.0)  # write even this small program
+    try:
+        ours = float(eval(code, {"jax": jax, "jnp": jnp, "np": np}))
+    finally:
+        jax.config.update("jax_persistent_cache_min_compile_time_secs", before)
+    child = (
+        "import jax, jax.numpy as jnp, numpy as np\nfrom cnnlab import compile_cache\n"
+        "compile_cache.enable_from_environment()\n"
+        "hits = []\njax.monitoring.register_event_listener(lambda e, **kw: hits.append(e) if e.endswith('hits') else 0)"
+        f"\nprint(float({code}), len(hits))"
+    )
+    proc = subprocess.run([sys.executable, "-c", child], capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr
+    value, hits = proc.stdout.split()
+    assert float(value) == ours and int(hits) == 1
