@@ -110,7 +110,7 @@ def run(r: Run) -> None:
         + (f"; trained with {loss.describe()} (loss with it {history['loss'][-1]:.4f})" if cfg.l2 > 0 else ""),
     )  # fmt: skip
     r.compare(
-        "test MSE", test_mse, None, source="not reported by the notebook",
+        "test MSE", test_mse, None, source="not reported by seed 001",
         note=f"{plural(len(test_ds), 'test digit')} of the three classes; "
         f"drawing the mean digit scores {mean_image_mse:.4f}",
     )  # fmt: skip
