@@ -283,3 +283,12 @@ def test_noise_to_digit_outputs_images_in_unit_interval():
     assert z.shape == (5, 16)
     y = np.asarray(_forward(model, z))
     assert y.shape == (5, 28, 28, 1) and y.min() > 0 and y.max() < 1
+
+
+def test_mnist_cnn_variant_is_recorded_and_rebuilt():
+    """A kept run rebuilds the network it trained: seed 004's linear one or cnnlab's ReLU variant."""
+    for activation in (None, "relu"):
+        spec = models.spec(_abstract(lambda r, a=activation: models.MnistCNN(activation=a, rngs=r)))
+        assert spec == {"class": "MnistCNN", "args": {"activation": activation, "num_classes": 10, "in_channels": 1}}
+        conv = models.build(spec).layers[1].conv
+        assert conv.activation is (nn.linear if activation is None else nn.ACTIVATIONS["relu"])
