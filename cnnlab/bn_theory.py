@@ -15,6 +15,10 @@ per unit; variance biased, as its formula writes it):
    gives back the input (the seed's note 6). `sigmoid_linearity` and `identity_recovery`
    measure both.
 
+Its section 1.2.2 (test time) normalises with moving averages of the batch statistics;
+`lag_note` says when a trained network's evaluation-mode accuracy trails its training-mode
+accuracy because those averages lag.
+
 `demo` runs all three on the seed's own test batch shape (``2.5 * randn(m, 4) + 3`` through a
 ``Dense(5)``, the batch its ``BatchNormalizedLayer`` check uses), with more rows.
 """
@@ -33,6 +37,7 @@ __all__ = [
     "bias_redundancy",
     "demo",
     "identity_recovery",
+    "lag_note",
     "numbers",
     "sigmoid_linearity",
 ]
@@ -187,3 +192,35 @@ def answers(d: Demo) -> str:
         f"to {n['sigmoid_r2_scaled']:.3f}. gamma and beta let the network choose: gamma = sqrt(var + eps), beta = "
         f"mean gives the input back (max |BN(z) - z| = {n['identity_max_abs_diff']:.1e}; the seed's note 6)."
     )
+
+
+def lag_note(histories, steps_per_epoch: int, *, margin: float = 0.1) -> str:
+    """A paragraph on the epochs where evaluation-mode accuracy trails training-mode accuracy by ``margin``.
+
+    Args:
+      histories: one `cnnlab.train.History` (or list of records with ``accuracy`` and
+        ``val_accuracy``) per seed of a batch-normalized network.
+      steps_per_epoch: optimizer steps an epoch.
+
+    Returns:
+      ``""`` when no epoch's mean over seeds lags by more than ``margin``; else the epochs and
+      the likely cause (moving statistics with Keras's momentum 0.99).
+    """
+    records = [h.records if hasattr(h, "records") else h for h in histories]
+    train_acc = np.mean([[rec["accuracy"] for rec in rs] for rs in records], axis=0)
+    val_acc = np.mean([[rec["val_accuracy"] for rec in rs] for rs in records], axis=0)
+    lagging = [e for e in range(len(train_acc)) if train_acc[e] - val_acc[e] > margin]
+    if not lagging:
+        return ""
+    shown = "; ".join(f"epoch {e + 1}: {val_acc[e]:.3f} vs {train_acc[e]:.3f}" for e in lagging)
+    steps = f"{steps_per_epoch:,} step{'' if steps_per_epoch == 1 else 's'}"
+    return (
+        "Where the batch-norm network's validation accuracy (evaluation mode) trails its training accuracy "
+        f"(training mode: batch statistics, dropout on) by more than {margin:g}, mean over seeds ({shown}), the "
+        "likely cause is the moving statistics: evaluation normalises with averages that follow the batch "
+        "statistics with momentum 0.99 (the Keras default), about 100 steps' memory, and with "
+        f"{steps} an epoch of a network that is still changing fast they lag behind it "
+        "(the improved model's validation line in `curves.png`, and `sweep.png`)."
+        + (" This holds at the end too, so the final test accuracy understates the batch-norm network."
+           if lagging[-1] == len(train_acc) - 1 else "")
+    )  # fmt: skip

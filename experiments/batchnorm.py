@@ -1,39 +1,24 @@
 """``batchnorm``: seed 002's CIFAR-10 CNN without and with batch norm, over several seeds, and its theory.
 
 Seed 002 (IUST Deep Learning assignment 3, section 1) trains a baseline CNN (`models.CifarCNN`,
-the Keras ``cifar10_cnn.py`` network) and an "improved" one whose every convolution and its
-512-unit Dense are wrapped in ``BatchNormalizedLayer`` (layer -> BatchNormalization -> ReLU),
-both with ``RMSprop(lr=1e-4, decay=1e-6)`` (the old Keras per-step time decay
-``lr / (1 + decay * step)``, `cnnlab.train.inverse_time_decay`), batch 32, 25 epochs,
-validating on the test set, and answers "Does batch normalization work?" with "It improves
-the accuracy by 3%!". These are the defaults here. The seed's improved model applies one more
-``Activation('relu')`` after the batch-normalized Dense, which ReLU already ends; relu(relu(z))
-is relu(z), so `models.CifarCNN(batch_norm=True)` leaves it out and computes the same function.
+the Keras ``cifar10_cnn.py`` network) and an "improved" one with every convolution and its
+512-unit Dense wrapped in ``BatchNormalizedLayer`` (layer, BatchNormalization, ReLU), both with
+``RMSprop(lr=1e-4, decay=1e-6)`` (Keras's per-step ``lr / (1 + decay * step)``), batch 32, 25
+epochs, validating on the test set, and finds "It improves the accuracy by 3%!". These are
+the defaults. (Its improved model adds one more ``Activation('relu')`` after the last
+BatchNormalizedLayer; relu(relu(z)) = relu(z), so `CifarCNN(batch_norm=True)` is the same function.)
 
-Here both networks are trained for several seeds at once (`cnnlab.train.fit_many`), so the
-gain is reported with its spread: per seed ``bn[seed] - plain[seed]`` (the two runs of a seed
-share shuffling and dropout keys), its mean, sample std (``ddof=1``), minimum and maximum.
-Both are then evaluated (evaluation mode) on the training images, the validation images and
-the test images. `cnnlab.bn_theory.demo` answers the seed's two theory questions with numbers
-(why the bias before BN is redundant; why not force unit variance).
+Both networks train for several seeds at once (`cnnlab.train.fit_many`); the gain per seed is
+``bn[seed] - plain[seed]``, summarised by mean, sample std, min and max. Both are evaluated on
+the training, validation and test images, and `cnnlab.bn_theory.demo` answers the seed's two
+questions with numbers. ``--dataset auto`` (the default) takes CIFAR-10 when it is here without
+a download, else Fashion-MNIST, else the embedded digits, saying which and why
+(`cnnlab.data.fallback.load_first`); 28x28 images are zero-padded to 32x32 (CifarCNN flattens
+a 6x6x64 map). The seed's schedule takes about six CPU-hours on two cores (docs/experiments.md).
 
-Data (``--dataset auto``, the default): CIFAR-10, the seed's data, when tfds has it prepared
-(or ``--data-dir`` holds its python batches); else Fashion-MNIST when a local source has it
-(Debian's ``dataset-fashion-mnist``, tfds); else the 5,000 MNIST digits embedded in cnnlab.
-Nothing is downloaded; the run prints and records which was used and why
-(`cnnlab.data.fallback.load_first`). ``--dataset cifar10`` (or another name) uses that one
-alone, downloading it if it may. 28x28 images are zero-padded to 32x32 (2 pixels a side),
-because `models.CifarCNN` flattens a 6x6x64 map, which only 32x32 inputs give.
-
-Cost: at batch 32, three seeds vmapped, CifarCNN trains about 350-450 images per CPU-second
-here, so the seed's 25 epochs of 50,000-60,000 images for two networks and three seeds take
-about 6 CPU-hours. ``--set train_size=10000 --epochs 4`` is a shorter run (stated in its report).
-
-Run: ``cnnlab run batchnorm [--quick] [--dataset auto|cifar10|fashion_mnist|mnist] [--epochs N]
-[--seed S]``. Writes ``curves.png`` (the seed's ``visualize_loss_and_acc``, seed S),
-``sweep.png`` (validation accuracy over the seeds), ``seeds.png`` (per-seed final test
-accuracies and gains), ``theory.png``, ``samples.png`` (CIFAR-10 only, the seed's 2x5 grid),
-``metrics.json`` and ``report.md``.
+Run: ``cnnlab run batchnorm [--quick] [--dataset auto|cifar10|fashion_mnist|mnist] [--epochs N]``.
+Writes ``curves.png`` (the seed's ``visualize_loss_and_acc``), ``sweep.png``, ``seeds.png``,
+``theory.png``, ``samples.png`` (CIFAR-10 only), ``metrics.json`` and ``report.md``.
 """
 
 import dataclasses
@@ -209,7 +194,7 @@ def _samples(r: Run, train_ds) -> None:
 
 
 def run(r: Run) -> None:
-    from cnnlab import viz
+    from cnnlab import bn_theory, viz
     from cnnlab.viz import batchnorm as bn_viz
     from cnnlab.viz import sweeps
 
@@ -245,7 +230,7 @@ def run(r: Run) -> None:
         "Seed 002's +3 points are for CIFAR-10 after 25 full epochs"
         + ("." if classic else f"; this run is {setup}, so the two gains are not the same measurement.")
     )  # fmt: skip
-    if lag := _lag_note(histories["bn"], n // cfg.batch_size):
+    if lag := bn_theory.lag_note(histories["bn"], n // cfg.batch_size):
         r.section(lag)
     _theory(r)
     _samples(r, train_ds)
@@ -278,27 +263,6 @@ def run(r: Run) -> None:
         "joining a seed's two runs; bars are mean ± sample std (dash-dotted: chance, drawn when near). Right: our "
         f"per-seed gain (improved - baseline) on {name} with its mean ± std and zero (dotted); in its own column, "
         "seed 002's +3 points, measured on CIFAR-10 after 25 full epochs.",
-    )  # fmt: skip
-
-
-def _lag_note(histories, steps_per_epoch: int) -> str:
-    """A paragraph on the epochs where the batch-norm network's evaluation-mode accuracy trails its training one."""
-    records = [h.records if hasattr(h, "records") else h for h in histories]
-    train_acc = np.mean([[rec["accuracy"] for rec in rs] for rs in records], axis=0)
-    val_acc = np.mean([[rec["val_accuracy"] for rec in rs] for rs in records], axis=0)
-    lagging = [e for e in range(len(train_acc)) if train_acc[e] - val_acc[e] > 0.1]
-    if not lagging:
-        return ""
-    shown = "; ".join(f"epoch {e + 1}: {val_acc[e]:.3f} vs {train_acc[e]:.3f}" for e in lagging)
-    return (
-        "Where the batch-norm network's validation accuracy (evaluation mode) trails its training accuracy "
-        f"(training mode: batch statistics, dropout on) by more than 0.1, mean over seeds ({shown}), the "
-        "likely cause is the moving statistics: evaluation normalises with averages that follow the batch "
-        "statistics with momentum 0.99 (the Keras default), about 100 steps' memory, and with "
-        f"{plural(steps_per_epoch, 'step')} an epoch of a network that is still changing fast they lag behind it "
-        "(the improved model's validation line in `curves.png`, and `sweep.png`)."
-        + (" This holds at the end too, so the final test accuracy understates the batch-norm network."
-           if lagging[-1] == len(train_acc) - 1 else "")
     )  # fmt: skip
 
 

@@ -97,3 +97,15 @@ def test_demo_on_the_seeds_batch_answers_both_questions():
 def test_demo_needs_a_batch(rows):
     with pytest.raises(ValueError, match=f"rows must be an int >= 2 \\(a batch\\); got {rows!r}"):
         bn_theory.demo(rows)
+
+
+def test_lag_note_names_the_epochs_where_evaluation_trails_training():
+    seed_a = [dict(accuracy=0.40, val_accuracy=0.10), dict(accuracy=0.60, val_accuracy=0.58)]
+    seed_b = [dict(accuracy=0.50, val_accuracy=0.20), dict(accuracy=0.70, val_accuracy=0.66)]
+    note = bn_theory.lag_note([seed_a, seed_b], 150)
+    # Means over the two seeds: epoch 1 0.150 vs 0.450 (lags), epoch 2 0.620 vs 0.650 (within 0.1).
+    assert "(epoch 1: 0.150 vs 0.450)" in note and "epoch 2" not in note
+    assert "150 steps an epoch" in note and "understates" not in note
+    late = bn_theory.lag_note([[dict(accuracy=0.9, val_accuracy=0.1)]], 1)
+    assert "1 step an epoch" in late and "This holds at the end too" in late
+    assert bn_theory.lag_note([seed_a[1:], seed_b[1:]], 150) == ""
