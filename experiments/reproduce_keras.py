@@ -180,7 +180,9 @@ class Config(StudyConfig):
 
     dataset: Literal["mnist", "fashion_mnist"] = setting("mnist", "the images")
     ae_epochs: int = setting(30, "seed 000's autoencoder: Keras training epochs (Listing 8: 30)", minimum=1)
-    ae_batch_size: int = setting(32, "seed 000's autoencoder: batch size (unprinted there: Keras's default)", minimum=1)
+    ae_batch_size: int = setting(
+        128, "seed 000's autoencoder: batch size (unprinted there: its cited source's, the Keras blog's 128)", minimum=1
+    )
     epochs: int = setting(10, "the classifiers' training epochs in Keras and PyTorch", minimum=1)
     batch_size: int = setting(128, "the classifiers' training batch size", minimum=1)
     n_train: int = setting(4000, "training images", minimum=1)

@@ -40,7 +40,7 @@ def test_quick_run_writes_metrics_figures_and_report(tmp_path):
     assert metrics["ok"]["seed000_params"] is True and (out / "seed000_weights.npz").stat().st_size > 0
     figures = {f["file"]: f["caption"] for f in record["figures"]}
     assert "Adadelta(learning_rate=0.5, rho=0.95)" in figures["seed000_figure_1_2.png"]
-    assert record["config"]["ae_batch_size"] == 32 and record["config"]["ae_epochs"] == 2  # --quick: fewer epochs
+    assert record["config"]["ae_batch_size"] == 128 and record["config"]["ae_epochs"] == 2  # --quick: fewer epochs
     # The models trained in Keras and PyTorch are kept as cnnlab models, with their layer tables.
     assert sorted(record["models"]) == ["keras_autoencoder", "keras_cnn", "torch_lenet5"]
     report = (out / "report.md").read_text()
