@@ -36,17 +36,19 @@ _ON = ("", "1", "on", "yes", "true")
 class CacheSettings:
     """What the cache keeps, and how large it may grow.
 
-    ``min_compile_seconds``: programs that compiled faster than this are not written. Loading
-    an entry costs a file read and a deserialisation, a few milliseconds on a CPU; a study's
-    training epoch or evaluation takes 0.3 to 10 s to compile, most small helper programs
-    (a reshape, a key split) 10 to 50 ms. At 0.1 s every program worth loading is kept
-    and the directory holds tens of entries per study, not hundreds (JAX's default, 1 s,
-    skipped most of the evaluation programs of a ``--quick`` run: docs/benchmarks.md).
+    ``min_compile_seconds``: programs that compiled faster than this are not written. Loading an
+    entry costs a file read and a deserialisation: the 55 entries of ``cnnlab run latent-2d
+    --quick`` loaded in 2.0 s in all (36 ms on average, the largest, the training epoch, 0.5 s),
+    where compiling them had taken 312 s (2 shared cores under heavy load; docs/benchmarks.md).
+    Below 0.1 s (JAX's small helpers: ``stage``, ``convert_element_type``) an entry saves little
+    more than it costs to load, and each entry written makes the directory longer to scan
+    (``max_bytes``). JAX's default is 1 s.
 
     ``min_entry_bytes``: entries smaller than this are not written; -1 keeps every size (compile
     time, not size, says what an entry saves).
 
-    ``max_bytes``: beyond this the least recently used entries are deleted. A limit also makes
+    ``max_bytes``: beyond this the least recently used entries are deleted (a ``--quick`` study
+    writes under 1 MB, so 2 GiB is room for years of runs, not a working limit). A limit also makes
     JAX lock the directory (``filelock``) around each read and write, so parallel processes
     (pytest-xdist workers, two runs at once) never read an entry another is still writing.
     """
