@@ -7,7 +7,8 @@ Each function returns a matplotlib ``Figure`` and saves nothing; the experiment 
 The general figures are imported here; the studies' own figures live in submodules,
 imported by name: `cnnlab.viz.convolution` (padding, stride, template matching),
 `cnnlab.viz.denoise` (quality histograms, checkerboard), `cnnlab.viz.sweeps` (paired
-seeds), `cnnlab.viz.agreement` (cnnlab beside Keras/PyTorch), `cnnlab.viz.segmentation`
+seeds), `cnnlab.viz.agreement` (cnnlab beside Keras/PyTorch), `cnnlab.viz.classifiers`
+(mistakes with their softmax, confusion matrix, seed 003 Q11), `cnnlab.viz.segmentation`
 and `cnnlab.viz.generators` (whose main functions are also here).
 """
 
