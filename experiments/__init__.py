@@ -23,6 +23,7 @@ EXPERIMENTS = (
     "lenet-autoencoder",
     "noise-to-digit",
     "segmentation",
+    "transfer-segmentation",
 )
 
 

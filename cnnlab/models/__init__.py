@@ -31,6 +31,7 @@ from cnnlab.models.functional import (
 from cnnlab.models.generators import NoiseToDigit, add_uniform_noise, class_noise
 from cnnlab.models.registry import ZOO, build, spec
 from cnnlab.models.segmentation import Segmenter
+from cnnlab.models.vgg import TransferSegmenter, VGGEncoder
 
 __all__ = [
     "ZOO",
@@ -48,6 +49,8 @@ __all__ = [
     "OneConvCNN",
     "Segmenter",
     "StridedAutoencoder",
+    "TransferSegmenter",
+    "VGGEncoder",
     "WideLeNetAutoencoder",
     "add_uniform_noise",
     "build",
