@@ -71,20 +71,23 @@ def test_seeds_are_distinct_runs_and_both_models_learn(quick):
         # Each member learns: its training loss falls over the epochs, from about log(10) at the start.
         assert np.all(losses[:, -1] < losses[:, 0]), losses
         assert np.all(losses[:, 0] < 1.2 * np.log(10)), losses
-    # The baseline is well above chance (0.1) after 300 small steps. The batch-norm network learns in training
-    # mode (batch statistics); in evaluation mode its moving statistics (momentum 0.99) still lag, as the report says.
-    assert min(m["test_accuracy_plain_per_seed"]) > 0.4
-    assert min(record["history"][f"bn_seed{s}"][-1]["accuracy"] for s in seeds) > 0.3
+    # Both are well above chance (0.1) after 40 steps. The batch-norm network's moving statistics (momentum 0.99)
+    # would still lag in evaluation mode (its validation curve shows it); the final numbers use recomputed ones.
+    assert min(m["test_accuracy_plain_per_seed"]) > 0.3
+    assert min(m["test_accuracy_bn_per_seed"]) > 0.3
 
 
 def test_train_validation_and_test_numbers_agree_with_their_sources(quick):
     out, record = quick
     m = record["metrics"]
+    assert record["config"]["bn_stats"] == "recomputed"  # --quick: batch norm evaluates with recomputed statistics
     for tag in ("plain", "bn"):
-        # The final validation numbers are evaluate()'s; the history's last epoch measured the same images.
+        # The final validation numbers are evaluate()'s; the history's last epoch measured the same images with the
+        # same weights: equal for the baseline, and for batch norm only up to the statistics it normalises with.
         last = [record["history"][f"{tag}_seed{s}"][-1] for s in m["seeds"]]
         for q in ("accuracy", "loss"):
-            assert m[f"val_{q}_{tag}"] == pytest.approx(np.mean([r[f"val_{q}"] for r in last]), abs=1e-5)
+            if tag == "plain":
+                assert m[f"val_{q}_{tag}"] == pytest.approx(np.mean([r[f"val_{q}"] for r in last]), abs=1e-5)
         for split in ("train", "val", "test"):
             n = record["data"][f"n_{split}"]
             assert 0 <= m[f"{split}_accuracy_{tag}"] <= 1 and m[f"{split}_loss_{tag}"] > 0
