@@ -178,8 +178,9 @@ def run(r: Run) -> None:
 
     show = min(cfg.show, len(x_te))
     what = "canvas" if cfg.dataset == "mnist" else "photograph"
-    shown = plural(show, f"test {what}", f"test {what}{'es' if what == 'canvas' else 's'}")
-    title = f"{cfg.arch.upper()} encoder + seed 002's decoder after fine-tuning: held-out {what}s and regions"
+    whats = f"{what}{'es' if what == 'canvas' else 's'}"
+    shown = plural(show, f"test {what}", f"test {whats}")
+    title = f"{cfg.arch.upper()} encoder + seed 002's decoder after fine-tuning: held-out {whats} and regions"
     r.figure(
         viz.predicted_regions(x_te[:show], y_te[:show, ..., 0], probs[:show], what=what, title=title),
         "regions.png",

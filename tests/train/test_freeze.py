@@ -148,3 +148,19 @@ def test_a_failing_filter_is_named():
 
     with pytest.raises(ValueError, match=r"trainable=.*broken.* failed on the model's parameters: RuntimeError"):
         _fit(_Net(nnx.Rngs(0)), _data(), trainable=broken)
+
+
+def test_a_frozen_run_resumes_bit_for_bit_and_refuses_another_filter(tmp_path):
+    data, ckpt = _data(), tmp_path / "ckpt"
+    whole = _Net(nnx.Rngs(0))
+    _fit(whole, data, epochs=2, trainable=FROZEN_ENCODER)
+    part = _Net(nnx.Rngs(0))
+    _fit(part, data, epochs=1, trainable=FROZEN_ENCODER, checkpoint_dir=ckpt)
+    resumed = _Net(nnx.Rngs(5))  # everything must come from the checkpoint
+    _fit(resumed, data, epochs=2, trainable=FROZEN_ENCODER, checkpoint_dir=ckpt, resume=True)
+    for k, v in _params(whole).items():
+        assert _params(resumed)[k].tobytes() == v.tobytes(), k
+    from cnnlab.train import CheckpointError
+
+    with pytest.raises(CheckpointError, match="its trainable is .*encoder.* but this run's is None"):
+        _fit(_Net(nnx.Rngs(0)), data, epochs=3, checkpoint_dir=ckpt, resume=True)
