@@ -34,6 +34,8 @@ DEFAULT_INPUT_SHAPES: dict[str, tuple[int, ...]] = {
     "CifarCNN": (32, 32, 3),
     "NoiseToDigit": (100,),
     "Segmenter": (64, 64, 1),
+    "TransferSegmenter": (224, 224, 3),  # VGG's ImageNet images, as seed 002's VGG19 takes them
+    "VGGEncoder": (224, 224, 3),
 }
 
 
