@@ -58,6 +58,9 @@ def test_quick_run_denoises_and_reports(quick):
     assert m["test_mse"] < 0.75 * m["test_mse_noisy_input"]
     hist = record["history"]["model"]
     assert hist[-1]["val_loss"] < hist[0]["val_loss"]
+    # Seed 002's settings are the defaults: each training digit corrupted once, 10 epochs at batch 128.
+    assert record["config"]["noise"] == "once" and record["config"]["batch_size"] == 128
+    assert denoise.Config().epochs == 10 and "seed 002" in record["reference"]
     assert {f["file"] for f in record["figures"]} == {"rows.png", "loss.png", "quality.png", "checkerboard.png"}
     assert json.loads((out / "metrics.json").read_text())["data"]["n_test"] == len(saved["clean"])
 
