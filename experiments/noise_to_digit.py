@@ -1,4 +1,4 @@
-"""``noise-to-digit``: a decoder from noise to digits, in the two phases of the classic generator study.
+"""``noise-to-digit``: seed 000's decoder from noise to digits, in its two phases (section 2).
 
 Phase 1: `models.NoiseToDigit` maps fresh noise, unrelated to the target, to real digits with binary
 cross-entropy; nothing says which digit to draw, so it collapses to the pixel-wise mean digit. Phase 2: the
@@ -25,7 +25,7 @@ from ._runner import main
 
 #: Temperatures of the latent-Gaussian sweep: samples from N(mean, t^2 cov).
 TEMPERATURES = (1.0, 0.75, 0.5, 0.25, 0.0)
-#: Class k draws its noise from [SPACING * k, SPACING * k + WIDTH), as in the original study.
+#: Class k draws its noise from [SPACING * k, SPACING * k + WIDTH), as seed 000 §2.2 ((0, 100) for 0, (100, 200) for 1).
 SPACING, WIDTH = 100.0, 100.0
 
 
@@ -168,7 +168,7 @@ def _report(r: Run, d, judge, p1, p2, lat) -> None:
     # fmt: off
     rows = [  # quantity, ours, reference, source, note
         ("phase 1: pixel variance across outputs / across real digits", p1.var / p1.var_real, "≪ 1 (collapse)",
-         "expected: phase 1 collapses to a blurry average",
+         "seed 000 §2.1: 'a very generic image … white in the middle'",
          f"{len(p1.out)} outputs from fresh U[0,1) noise vs {len(d.real)} test digits"),
         ("phase 1: RMS distance of outputs to the mean digit", p1.dist, None, "",
          f"real test digits: {p1.dist_real:.3f}"),
@@ -283,8 +283,9 @@ STUDY = Study(
     quick=dict(
         epochs=3, phase1_epochs=3, train_digits=600, judge_epochs=1, ae_epochs=6, samples_per_class=20, grid_columns=6
     ),
-    reference="the noise-to-digit generator study of the classic Keras course (phase 1: noise unrelated to "
-    "the target collapses to an average; phase 2: noise ranges [100k, 100k+100) encode the digit)",
+    reference="seed 000 (Visual Recognition assignment 4), section 2: a Keras decoder from noise to digits "
+    "(phase 1: noise unrelated to the target gives one generic image; phase 2: noise ranges (100k, 100k+100) "
+    "encode the digit); it prints no numbers",
 )
 
 if __name__ == "__main__":
