@@ -115,7 +115,7 @@ def markdown(result: dict) -> str:
     head = (f"Measured by `python benchmarks/zoo.py` at commit {result['commit']} on {result['date']}: {c['model']}, "
             f"{c['cores']} cores, vector width {c['vector']}; float32 GEMM (1024^3 `jnp.dot`) "
             f"{result['gemm_gflops']:.0f} GFLOP/s; {result['config']['examples']} synthetic examples an epoch, "
-            f"best of {result['config']['repeats']} epochs after the first. Ratios are cnnlab over the peer "
+            f"best of {result['config']['repeats']} epoch(s) after the first. Ratios are cnnlab over the peer "
             "(above 1: cnnlab faster); GFLOP/s: the training step's GEMM work (`benchmarks/_arch.py`).")  # fmt: skip
     fws = result["config"]["frameworks"]
     peers = [fw for fw in fws if fw != "cnnlab"]
