@@ -6,7 +6,7 @@ for `BatchNormalization`), and flatten NHWC as Keras does, so weights copy over
 unchanged; what these functions do is pair the layers and check every shape. Keras is
 imported only when a Keras model is given; files are read with h5py.
 
-Example, the Keras-tutorial MNIST CNN and `cnnlab.models.MnistCNN` (Keras on JAX):
+Example, seed 004's MNIST CNN (linear convolutions) and `cnnlab.models.MnistCNN` (Keras on JAX):
   >>> import os
   >>> os.environ["KERAS_BACKEND"] = "jax"  # before Keras is first imported
   >>> import keras
@@ -17,13 +17,13 @@ Example, the Keras-tutorial MNIST CNN and `cnnlab.models.MnistCNN` (Keras on JAX
   >>> from cnnlab.models import MnistCNN
   >>> keras_model = keras.Sequential([
   ...     keras.Input((28, 28, 1)),
-  ...     L.Conv2D(32, 3, padding="same", activation="relu"), L.MaxPooling2D(2),
-  ...     L.Conv2D(16, 3, padding="same", activation="relu"), L.MaxPooling2D(2),
+  ...     L.Conv2D(32, 3, padding="same"), L.MaxPooling2D(2),
+  ...     L.Conv2D(16, 3, padding="same"), L.MaxPooling2D(2),
   ...     L.Flatten(), L.Dense(10),
   ... ])
   >>> model = MnistCNN(rngs=nnx.Rngs(0))
   >>> load_weights(model, keras_model)      # or keras_model.get_weights(), or "mnist.weights.h5"
-  >>> np.array_equal(model.layers[3].kernel[...], keras_model.layers[-1].kernel.value)
+  >>> np.array_equal(model.layers[-1].kernel[...], keras_model.layers[-1].kernel.value)
   True
   >>> keras_model.set_weights(export_weights(model))
   >>> keras_model.count_params()
