@@ -121,13 +121,17 @@ def build(results: str | Path = "results", out: str | Path = "docs/RESULTS.md", 
     lines = [
         "# Results",
         "",
-        "Full runs of each study, our numbers beside the numbers of the classic study it reproduces.",
+        "Full runs of each study, our numbers beside the numbers of the seed it reproduces",
+        "([SEEDS.md](SEEDS.md) goes through the seeds item by item).",
         "Rebuilt by `cnnlab report` from `results/*/metrics.json`; each section gives the command",
         "that reproduces it. References marked as goals (`>= x`) are targets cnnlab set, not",
         "published numbers. Every run here ran on the machine its section names; wall times",
         "are as measured, compilation included, and grow when other jobs share the machine.",
         "",
     ]
+    missing = [name for name in EXPERIMENTS if name not in {r["experiment"] for _, r in runs}]
+    if missing:
+        lines += [f"Not here yet (no full run in `{results}`): " + ", ".join(f"`{m}`" for m in missing) + ".", ""]
     for folder, r in runs:
         name = r["experiment"] + (f" ({folder.name})" if folder.name != r["experiment"] else "")
         figures_at = ""

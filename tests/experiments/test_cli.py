@@ -119,6 +119,9 @@ def test_report_tables_full_runs_and_skips_quick_ones(capsys, tmp_path):
     assert "| test accuracy | 0.9712 | 0.982 | Keras | n |" in text
     assert "`cnnlab run mnist-cnn`" in text and "4,000 train" in text
     assert "0.5 " not in text and "quick-one" not in text
+    # Every other study is named as not rerun yet, and mnist-cnn (which has a full run) is not.
+    missing_line = next(line for line in text.splitlines() if line.startswith("Not here yet"))
+    assert "`lenet`" in missing_line and "`segmentation`" in missing_line and "`mnist-cnn`" not in missing_line
     assert (tmp_path / "docs" / "results" / "mnist-cnn" / "curves.png").is_file()
     assert "![curves.png](results/mnist-cnn/curves.png)" in text
     assert "Conclusion: the small network is enough." in text  # a study's conclusions reach RESULTS.md
