@@ -20,6 +20,8 @@ every weighted layer but the first (whose input is data): 3x forward for all but
 import math
 from dataclasses import dataclass, field
 
+import jax
+import jax.numpy as jnp
 import numpy as np
 
 from cnnlab import models, nn
@@ -71,12 +73,12 @@ def _act(layer_name, fn) -> str:
     return _ACT_NAMES[fn]
 
 
-def _leaf(layer, x) -> tuple[list[Op], np.ndarray]:
+def _leaf(layer, x) -> tuple[list[Op], jax.Array]:
     """The `Op`s of one layer (an activation becomes its own op) and its output on ``x``."""
     name, shape = type(layer).__name__, tuple(x.shape[1:])
     if isinstance(layer, nn.Conv2D | nn.Conv2DTranspose):
         transpose = isinstance(layer, nn.Conv2DTranspose)
-        pre = _linear_output(layer, x)
+        pre = jnp.asarray(layer(x))  # only its shape is read: an activation keeps the shape
         args = dict(cin=layer.in_features, cout=layer.out_features, k=layer.kernel_size, s=layer.strides,
                     d=layer.dilation, padding=layer.padding, bias=layer.bias is not None)  # fmt: skip
         if transpose:
@@ -91,12 +93,12 @@ def _leaf(layer, x) -> tuple[list[Op], np.ndarray]:
         else:
             args["pads"] = _pads(layer, shape[:2])
         ops = [Op("conv_transpose" if transpose else "conv", shape, tuple(pre.shape[1:]), args)]
-        return ops + _activation(name, layer.activation, pre), np.asarray(layer(x))
+        return ops + _activation(name, layer.activation, pre), pre
     if isinstance(layer, nn.Dense):
-        y = np.asarray(layer(x))
+        y = jnp.asarray(layer(x))
         ops = [Op("dense", shape, y.shape[1:], dict(cin=layer.in_features, cout=layer.out_features))]
         return ops + _activation(name, layer.activation, y), y
-    y = np.asarray(layer(x))
+    y = jnp.asarray(layer(x))
     if isinstance(layer, nn.BatchNorm):
         args = dict(features=layer.num_features, momentum=layer.momentum, epsilon=layer.epsilon)
         return [Op("batch_norm", shape, y.shape[1:], args)], y
@@ -120,22 +122,11 @@ def _leaf(layer, x) -> tuple[list[Op], np.ndarray]:
     raise ValueError(f"_arch: no peer translation for layer {name}")
 
 
-def _linear_output(layer, x):
-    """A convolution layer's output before its activation."""
-    if layer.activation is nn.linear:
-        return np.asarray(layer(x))
-    act, layer.activation = layer.activation, nn.linear
-    try:
-        return np.asarray(layer(x))
-    finally:
-        layer.activation = act
-
-
 def _activation(layer_name, fn, y) -> list[Op]:
     return [] if fn is nn.linear else [Op("act", y.shape[1:], y.shape[1:], dict(fn=_act(layer_name, fn)))]
 
 
-def _sequence(module, x) -> tuple[list[Op], np.ndarray]:
+def _sequence(module, x) -> tuple[list[Op], jax.Array]:
     """The `Op`s of a `Sequential`, `BatchNormalized` or `Conv2DMaxPool` (or one leaf layer)."""
     if isinstance(module, nn.Sequential):
         ops = []
@@ -146,7 +137,7 @@ def _sequence(module, x) -> tuple[list[Op], np.ndarray]:
     if isinstance(module, nn.BatchNormalized):
         ops, x = _sequence(module.layer, x)
         more, x = _leaf(module.norm, x)
-        y = np.asarray(module.activation(x))
+        y = jnp.asarray(module.activation(x))
         return ops + more + _activation("BatchNormalized", module.activation, y), y
     if isinstance(module, nn.Conv2DMaxPool):
         ops, x = _leaf(module.conv, x)
@@ -160,12 +151,12 @@ def _unet(model, x):
     stages["down1"], s1 = _sequence(model.down1, x)
     pool, p1 = _leaf(model.pool, s1)
     stages["down2"], s2 = _sequence(model.down2, p1)
-    stages["bottom"], b = _sequence(model.bottom, np.asarray(model.pool(s2)))
+    stages["bottom"], b = _sequence(model.bottom, jnp.asarray(model.pool(s2)))
     up, u = _leaf(model.upsample, b)
-    y = np.concatenate([u, s2], -1) if model.skips else u
+    y = jnp.concatenate([u, s2], -1) if model.skips else u
     stages["up2"], y = _sequence(model.up2, y)
-    y = np.asarray(model.upsample(y))
-    y = np.concatenate([y, s1], -1) if model.skips else y
+    y = jnp.asarray(model.upsample(y))
+    y = jnp.concatenate([y, s1], -1) if model.skips else y
     stages["up1"], y = _sequence(model.up1, y)
     stages["head"], y = _sequence(model.head, y)
     return UNet(stages, pool[0], up[0], model.skips), y
@@ -179,8 +170,9 @@ def walk(model, input_shape: tuple) -> list[Op] | UNet:
         output differs from the model's own (the walk misread the model).
     """
     x = np.zeros((1, *input_shape), np.float32)
-    model.eval()  # the walk runs the layers in evaluation mode (nothing updates) and leaves the model training
-    try:
+    found = []
+
+    def both(x):  # traced once: the walk reads only shapes, so one compiled program computes both outputs
         if isinstance(model, models.Segmenter):
             arch, y = _unet(model, x)
         else:
@@ -191,9 +183,15 @@ def walk(model, input_shape: tuple) -> list[Op] | UNet:
             for part in parts:
                 ops, y = _sequence(part, y)
                 arch += ops
-        expected = np.asarray(model(x))
+        found.append(arch)
+        return y, model(x)
+
+    model.eval()  # the walk runs the layers in evaluation mode (nothing updates) and leaves the model training
+    try:
+        y, expected = (np.asarray(a) for a in jax.jit(both)(x))
     finally:
         model.train()
+    arch = found[0]
     if y.shape != expected.shape or not np.allclose(y, expected, atol=1e-5):
         raise ValueError(f"_arch: walking {type(model).__name__} layer by layer does not give model(x)")
     return arch

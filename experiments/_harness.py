@@ -90,6 +90,8 @@ class Study:
         defaulted and documented; ``run`` reads them from ``r.cfg``.
       quick: overrides for ``--quick``: small enough for CI, still on real images.
       reference: the classic study reproduced, in words, for the report.
+      data_parallel: whether ``--devices N`` can split its training over devices (False for a
+        study that trains its seeds together with `fit_many`).
     """
 
     name: str
@@ -98,6 +100,7 @@ class Study:
     config: type[StudyConfig]
     quick: Mapping[str, Any] = dataclasses.field(default_factory=dict)
     reference: str = ""
+    data_parallel: bool = True
 
     def __post_init__(self):
         if not (isinstance(self.config, type) and issubclass(self.config, StudyConfig)):
@@ -161,6 +164,7 @@ class Run:
         self.data_info: dict[str, Any] = {}
         self._t0 = time.perf_counter()
         self.run_id = provenance.run_id()
+        self.devices: list | None = None  # --devices: fit's data-parallel devices (set by the runner)
 
     # -- progress ---------------------------------------------------------------------------
     def log(self, message: str) -> None:
@@ -223,6 +227,14 @@ class Run:
         kw.update(kwargs)
         epochs, examples = plural(kw["epochs"], "epoch"), plural(n, "example")
         what = f"{type(model).__name__}, {epochs} of {examples}, batch {kw['batch_size']}"
+        if self.devices is not None:
+            kw["devices"] = self.devices
+            if kw["batch_size"] % len(self.devices):
+                raise UsageError(
+                    f"--devices {len(self.devices)}: {tag} trains at batch {kw['batch_size']}, "
+                    f"which does not split over {len(self.devices)} devices"
+                )
+            what += f", data-parallel over {plural(len(self.devices), 'device')}"
         self.log(f"training {tag}: {what}")
         history = train.fit(model, train_data, **kw)
         self.histories[tag] = history
@@ -237,6 +249,8 @@ class Run:
         """
         from cnnlab import train
 
+        if self.devices is not None:  # the runner refuses --devices for such a study; this guards a new one
+            raise UsageError(f"--devices: {tag} trains its seeds together on one device (fit_many)")
         n = len(train_data[0]) if isinstance(train_data, tuple) else len(train_data.labels)
         self.check_batch(n)
         kw = dict(epochs=self.cfg.epochs, batch_size=self.cfg.batch_size)
@@ -386,6 +400,7 @@ class Run:
             "git_commit": provenance.git_commit(),
             "environment": provenance.environment(),
             "device": provenance.device_description(),
+            "data_parallel_devices": 1 if self.devices is None else len(self.devices),
             "wall_seconds": round(time.perf_counter() - self._t0, 2),
             "finished": datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
         }

@@ -17,7 +17,10 @@ from pathlib import Path
 from ._config import ConfigError, StudyConfig, parse_text, with_values
 from ._harness import Study, UsageError, _first_line
 
-__all__ = ["DEVICES", "MAX_SEED", "add_options", "check_dir", "check_options", "resolve_config", "select_device"]
+__all__ = [
+    "DEVICES", "MAX_SEED", "add_options", "check_dir", "check_options", "resolve_config", "select_device",
+    "select_devices",
+]  # fmt: skip
 
 #: ``--device`` values and the JAX platform each selects.
 DEVICES = {"cpu": "cpu", "gpu": "cuda", "tpu": "tpu"}
@@ -52,6 +55,11 @@ def add_options(parser: argparse.ArgumentParser) -> None:
         help="replace checkpoints already in the checkpoint directory instead of refusing",
     )  # fmt: skip
     parser.add_argument("--device", choices=sorted(DEVICES), help="run on this JAX platform (default: JAX's choice)")
+    parser.add_argument(
+        "--devices", type=_device_count, metavar="N|all",
+        help="train data-parallel over the first N visible devices, or all of them (default: one device); "
+        "the batch size must be a multiple of N",
+    )  # fmt: skip
     parser.add_argument("--quiet", action="store_true", help="no progress output")
     parser.add_argument(
         "--no-compile-cache", action="store_true",
@@ -137,6 +145,48 @@ def select_device(device: str | None) -> None:
             f"--device {device}: JAX has no {platform_name} backend here ({problem}); "
             "install the matching jax build (e.g. pip install 'jax[cuda12]') or choose --device cpu"
         )
+
+
+def _device_count(text: str) -> int | str:
+    """``--devices``: a whole number of at least 1, or ``all``."""
+    if text.strip().lower() == "all":
+        return "all"
+    try:
+        n = int(text)
+    except ValueError:
+        n = 0
+    if n < 1:
+        raise argparse.ArgumentTypeError(f"must be a whole number of at least 1, or all; got {text!r}")
+    return n
+
+
+def select_devices(study: Study, cfg: StudyConfig, wanted: int | str | None) -> list | None:
+    """The devices ``--devices`` asks for (None: one device, `fit`'s default), each check one line.
+
+    Data parallelism splits every batch over the devices (`cnnlab.train.fit`'s ``devices``), so
+    the batch size must divide among them; a study that trains with `fit_many` (its seeds
+    vmapped on one device) cannot use it.
+    """
+    if wanted is None:
+        return None
+    import jax
+
+    visible = jax.devices()
+    n = len(visible) if wanted == "all" else wanted
+    if n > len(visible):
+        platform = visible[0].platform
+        hint = (
+            "; on the CPU, XLA_FLAGS=--xla_force_host_platform_device_count=N simulates N devices"
+            if platform == "cpu" else ""
+        )  # fmt: skip
+        raise UsageError(f"--devices {wanted}: JAX sees {len(visible)} {platform} device(s) here{hint}")
+    if not study.data_parallel:
+        raise UsageError(
+            f"--devices: {study.name} trains its seeds together on one device (fit_many); run it without --devices"
+        )
+    if cfg.batch_size % n:
+        raise UsageError(f"--devices {wanted}: the batch size {cfg.batch_size} must be a multiple of {n} devices")
+    return visible[:n]
 
 
 def check_dir(option: str, path: Path) -> None:

@@ -35,6 +35,7 @@ def _prepare(study: Study, args: argparse.Namespace, argv: list[str]) -> Run:
         option = "--checkpoint-dir" if args.checkpoint_dir is not None else "the run's checkpoint directory"
         options.check_dir(option, run.checkpoint_dir)
     options.select_device(args.device)
+    run.devices = options.select_devices(study, run.cfg, args.devices)
     compile_cache.enable_from_environment(disabled=args.no_compile_cache)
     return run
 

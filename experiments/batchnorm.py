@@ -308,6 +308,7 @@ STUDY = Study(
     quick=dict(epochs=2, batch_size=32, train_size=640, val_size=256, test_size=500, n_seeds=2, bn_stats="recomputed"),
     reference="seed 002 (IUST Deep Learning assignment 3), section 1: the Keras CIFAR-10 CNN without and with "
     "batch norm (+3 points of test accuracy on CIFAR-10 after 25 epochs)",
+    data_parallel=False,  # its seeds train together, vmapped, with fit_many
 )
 
 if __name__ == "__main__":
