@@ -89,7 +89,7 @@ def _torch_cuda() -> str | None:
     return None if torch.cuda.is_available() else f"PyTorch {torch.__version__} has no CUDA device here"
 
 
-def zoo(sec: Section, sz, tiny: bool) -> None:
+def zoo(sec: Section, sz) -> None:
     import _loops
 
     no_torch = _torch_cuda()
@@ -100,7 +100,7 @@ def zoo(sec: Section, sz, tiny: bool) -> None:
         "Flax NNX per-step": lambda t: _loops.train_flax(t, sz.zoo_batch, 3),
         "PyTorch CUDA": None if no_torch else lambda t: _loops.train_torch(t, sz.zoo_batch, 3, device="cuda"),
     }
-    for label in ZOO_ORDER[:2] if tiny else ZOO_ORDER:
+    for label in sz.zoo_models or ZOO_ORDER:
         if not sec.has_time(label):
             continue
         t = _loops.task(label, sz.zoo_examples)

@@ -45,6 +45,7 @@ class Sizes:
     ops_reps: int = 10
     zoo_batch: int = 128
     zoo_examples: int = 12800
+    zoo_models: tuple | None = None  # None: every model of _device_sections.ZOO_ORDER
     many_members: tuple = (1, 4, 16, 64)
     many_batch: int = 128
     many_examples: int = 6400
@@ -61,6 +62,7 @@ TINY = Sizes(
     ops_reps=2,
     zoo_batch=8,
     zoo_examples=32,
+    zoo_models=("MnistCNN", "ConvAutoencoder"),  # a classifier and an autoencoder, both quick to compile
     many_members=(1, 4),
     many_batch=16,
     many_examples=64,
@@ -78,11 +80,11 @@ TINY_BUDGETS = {name: 60 for name in BUDGETS}
 
 
 SECTIONS = {
-    "ops": lambda s, sz, tiny: sections.ops(s, sz),
+    "ops": sections.ops,
     "zoo": sections.zoo,
-    "many": lambda s, sz, tiny: sections.many(s, sz),
-    "time_to_accuracy": lambda s, sz, tiny: sections.time_to_accuracy(s, sz),
-    "bf16": lambda s, sz, tiny: sections.bf16(s, sz),
+    "many": sections.many,
+    "time_to_accuracy": sections.time_to_accuracy,
+    "bf16": sections.bf16,
 }
 
 
@@ -102,7 +104,7 @@ def run(tiny: bool) -> dict:
             sec.skipped.append(f"everything: {', '.join(missing)} missing")
         else:
             try:
-                fn(sec, sizes, tiny)
+                fn(sec, sizes)
             except Exception as e:  # noqa: BLE001  (recorded, and the run's exit status says so)
                 sec.notes.append(f"error: {type(e).__name__}: {e}")
                 traceback.print_exc()
