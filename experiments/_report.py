@@ -117,6 +117,7 @@ def build(results: str | Path = "results", out: str | Path = "docs/RESULTS.md", 
         raise FileNotFoundError(
             f"cnnlab report: {results} holds no full run's metrics.json (quick runs are skipped); run `cnnlab run NAME`"
         )
+    earlier = _earlier_sections(out)
     out.parent.mkdir(parents=True, exist_ok=True)
     lines = [
         "# Results",
@@ -127,11 +128,16 @@ def build(results: str | Path = "results", out: str | Path = "docs/RESULTS.md", 
         "that reproduces it. References marked as goals (`>= x`) are targets cnnlab set, not",
         "published numbers. Every run here ran on the machine its section names; wall times",
         "are as measured, compilation included, and grow when other jobs share the machine.",
+        "A study with no full run in the results folder keeps its section from the page's earlier",
+        "version (its own command, commit and date say when it ran).",
         "",
     ]
-    missing = [name for name in EXPERIMENTS if name not in {r["experiment"] for _, r in runs}]
+    ran = {r["experiment"] for _, r in runs}
+    kept = {name: text for name, text in earlier.items() if name not in ran and name in EXPERIMENTS}
+    missing = [name for name in EXPERIMENTS if name not in ran and name not in kept]
     if missing:
         lines += [f"Not here yet (no full run in `{results}`): " + ", ".join(f"`{m}`" for m in missing) + ".", ""]
+    sections = [(name, text) for name, text in kept.items()]
     for folder, r in runs:
         name = r["experiment"] + (f" ({folder.name})" if folder.name != r["experiment"] else "")
         figures_at = ""
@@ -144,6 +150,25 @@ def build(results: str | Path = "results", out: str | Path = "docs/RESULTS.md", 
             figures_at = dest.relative_to(out.parent).as_posix() + "/"
         else:
             r = {**r, "figures": []}
-        lines += [render_run(r, level=2, figures_at=figures_at, title=f"{name}: {r.get('summary', '')}"), ""]
+        sections.append((r["experiment"], render_run(r, level=2, figures_at=figures_at,
+                                                     title=f"{name}: {r.get('summary', '')}")))  # fmt: skip
+    order = {name: i for i, name in enumerate(EXPERIMENTS)}
+    for _, text in sorted(sections, key=lambda nt: order[nt[0]]):  # stable: a study's folders keep their order
+        lines += [text.rstrip("\n"), ""]
     out.write_text("\n".join(lines))
     return out
+
+
+def _earlier_sections(out: Path) -> dict[str, str]:
+    """The sections of an existing ``out``, by study name (``## NAME: ...`` or ``## NAME (FOLDER): ...``)."""
+    if not out.is_file():
+        return {}
+    found: dict[str, list[str]] = {}
+    current = None
+    for line in out.read_text().splitlines():
+        if line.startswith("## "):
+            current = line[3:].split(":", 1)[0].split(" (", 1)[0].strip()
+            found.setdefault(current, [])
+        if current is not None:
+            found[current].append(line)
+    return {name: "\n".join(body) for name, body in found.items()}

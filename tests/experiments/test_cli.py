@@ -133,6 +133,26 @@ def test_report_tables_full_runs_and_skips_quick_ones(capsys, tmp_path):
     assert section in text
 
 
+def test_report_keeps_the_sections_of_studies_not_rerun(tmp_path):
+    results = tmp_path / "results"
+    _fake_run(results / "mnist-cnn", quick=False, acc=0.9712)
+    out = tmp_path / "docs" / "RESULTS.md"
+    out.parent.mkdir(parents=True)
+    earlier = ["# Results", "", "intro", "", "## conv-basics: kernels", "", "old conv text", "",
+               "## mnist-cnn: stale", "", "| test accuracy | 0.5 |", "", "## lenet: LeNet-5", "", "### curves",
+               "old lenet text", ""]  # fmt: skip
+    out.write_text("\n".join(earlier))
+    assert cli.main(["report", "--results", str(results), "--out", str(out), "--no-figures"]) == 0
+    text = out.read_text()
+    assert "old conv text" in text and "### curves\nold lenet text" in text  # kept, subsections included
+    assert "stale" not in text and "| test accuracy | 0.9712 |" in text  # the new run replaces its old section
+    # In the studies' order: conv-basics, mnist-cnn, lenet; the kept ones are not "not here yet".
+    assert text.index("## conv-basics") < text.index("## mnist-cnn") < text.index("## lenet")
+    missing = next(line for line in text.splitlines() if line.startswith("Not here yet"))
+    assert "`lenet`" not in missing and "`conv-basics`" not in missing and "`segmentation`" in missing
+    assert text.count("## lenet") == 1 and "intro" not in text
+
+
 def test_report_without_results_is_an_error(capsys, tmp_path):
     line = _error(capsys, ["report", "--results", str(tmp_path / "none"), "--out", str(tmp_path / "R.md")])
     assert "no results directory" in line
