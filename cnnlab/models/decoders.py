@@ -34,10 +34,10 @@ Example:
   >>> jax.jit(decode)(params, jnp.zeros((5, 2))).shape
   (5, 28, 28, 1)
   >>> grids = jnp.zeros((3, 4, 2))  # 3 batches of 4 codes
-  >>> jax.vmap(decode, in_axes=(None, 0))(params, grids).shape
+  >>> jax.jit(jax.vmap(decode, in_axes=(None, 0)))(params, grids).shape
   (3, 4, 28, 28, 1)
   >>> _, other = decoder(StridedAutoencoder(rngs=nnx.Rngs(1)))
-  >>> jax.vmap(decode, in_axes=(0, None))(stack_params([params, other]), jnp.zeros((4, 2))).shape
+  >>> jax.jit(jax.vmap(decode, in_axes=(0, None)))(stack_params([params, other]), jnp.zeros((4, 2))).shape
   (2, 4, 28, 28, 1)
 """
 

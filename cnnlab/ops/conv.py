@@ -13,6 +13,8 @@ layouts it chooses between). The public ops resolve padding and derive from it:
   `_conv_transpose` computes the same sum in scatter form, without the zeros.
 """
 
+import functools
+
 import jax
 import jax.numpy as jnp
 from jax import lax
@@ -48,6 +50,10 @@ def _matmul(x, m):
     return (x.reshape(-1, x.shape[-1]) @ m).reshape(*x.shape[:-1], m.shape[-1])
 
 
+# The compute of each op is one compiled program even when called eagerly (a model run op by op
+# in a notebook, or in a test): otherwise every jnp step would dispatch, and compile, on its own.
+# Under an outer jit it is inlined.
+@functools.partial(jax.jit, static_argnums=(2, 3, 4))
 def _conv(x, kernel, stride, dilation, pads: Pads):
     """Conv of `x` (N, H, W, C) zero-padded by `pads` (negative crops) with `kernel` (KH, KW, C, O).
 
@@ -353,6 +359,7 @@ def conv2d_transpose(x, kernel, bias=None, *, stride=1, padding="VALID", output_
     return add_bias(y, bias)
 
 
+@functools.partial(jax.jit, static_argnums=(2, 3, 4))  # one program when called eagerly (see _conv)
 def _conv_transpose(x, kernel, stride, dilation, pads):
     """Transposed conv with `pads` on the stride-dilated input (negative pads crop).
 

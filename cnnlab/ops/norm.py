@@ -1,5 +1,8 @@
 """Batch normalization as a pure function with Keras `BatchNormalization` semantics."""
 
+import functools
+
+import jax
 import jax.numpy as jnp
 from jax import lax
 
@@ -70,7 +73,13 @@ def batch_norm(x, gamma, beta, mean, var, *, training, momentum=0.99, epsilon=1e
         raise ValueError(f"{op}: momentum must be in [0, 1], got {momentum}")
     if not epsilon > 0:
         raise ValueError(f"{op}: epsilon must be > 0, got {epsilon}")
+    return _normalize(x, gamma, beta, mean, var, training, float(momentum), float(epsilon), axis)
 
+
+@functools.partial(jax.jit, static_argnums=(5, 6, 7, 8))  # one program when called eagerly (see ops.conv)
+def _normalize(x, gamma, beta, mean, var, training: bool, momentum: float, epsilon: float, axis: int):
+    """`batch_norm` on checked arguments (``axis`` non-negative)."""
+    c = x.shape[axis]
     bshape = [1] * x.ndim
     bshape[axis] = c
     sdt = _stat_dtype(x.dtype)

@@ -75,6 +75,7 @@ def _is_same(padding) -> bool:
     return isinstance(padding, str) and padding.upper() == "SAME"
 
 
+@functools.partial(jax.jit, static_argnums=(1, 2, 3, 4), static_argnames=("same",))  # one program eagerly too
 def _pool(x, window, stride, pads: Pads, kind, *, same: bool):
     """Shared body of the pools (the 1-D ones through a height-1 image), on checked arguments."""
     fill = -jnp.inf if kind == "max" else 0
